@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The xlb ABI: every map key, value, flag and limit shared by the XDP
+ * programs (xdp/), the control plane (lib/, ctl/) and the tests.
+ *
+ * Rules: fixed-width kernel types only, every hole is a named pad field,
+ * byte order stated per field, and a size assertion beside each struct.
+ * Callers zero keys (= {}) before filling them: a stray pad byte makes a
+ * hash lookup miss silently.
+ */
+#ifndef XLB_ABI_H
+#define XLB_ABI_H
+
+#include <linux/types.h>
+
+/* ---- Limits ------------------------------------------------------------ */
+
+/* VIPs the maps hold; vip ids are 0..XLB_MAX_VIPS-1. */
+#define XLB_MAX_VIPS 1024
+/* Backend slots over all VIPs (512 VIPs x 100 backends fits with room);
+ * a backend slot belongs to one VIP. Ids are 0..XLB_MAX_BACKENDS-1. */
+#define XLB_MAX_BACKENDS 65536
+/* Backends one VIP may have. */
+#define XLB_MAX_BACKENDS_PER_VIP 4096
+/* Distinct VIP addresses (echo/fragment lookups are by address). */
+#define XLB_MAX_VIP_ADDRS XLB_MAX_VIPS
+/* Default Maglev table size: a prime, as the Maglev paper requires. */
+#define XLB_RING_SIZE_DEFAULT 65537
+/* Largest table size accepted (a prime). */
+#define XLB_RING_SIZE_MAX 655373
+/* Default connection-table size, in flows. */
+#define XLB_CONNTRACK_DEFAULT 1000000
+/* IPv6 extension headers walked before giving up (counted). */
+#define XLB_MAX_EXT_HDRS 8
+/* VIP name length in bytes, NUL included. */
+#define XLB_NAME_LEN 32
+/* Default GUE destination port (UDP). */
+#define XLB_GUE_PORT_DEFAULT 6080
+/* Outer TTL / hop limit of encapsulated packets. */
+#define XLB_OUTER_TTL 64
+
+/* Address families as stored in keys (not AF_*: stable across libcs). */
+#define XLB_FAMILY_V4 4
+#define XLB_FAMILY_V6 6
+
+/* ---- Hash modes (struct xlb_vip.hash_mode) ---------------------------- */
+#define XLB_HASH_5TUPLE 0	/* src, dst, sport, dport, proto (default) */
+#define XLB_HASH_SRC_IP 1	/* source address only: client stickiness */
+#define XLB_HASH_SRC_IP_PORT 2 /* source address + source port */
+
+/* ---- Encapsulation (struct xlb_vip.encap) ----------------------------- */
+#define XLB_ENCAP_IPIP 0 /* IPIP / IP6IP6 / 4in6 / 6in4 by families */
+#define XLB_ENCAP_GUE 1	 /* outer IP + UDP (GUE variant 1) + inner IP */
+
+/* ---- VIP flags (struct xlb_vip.flags) --------------------------------- */
+#define XLB_VIP_F_NO_CONNTRACK (1U << 0) /* bypass the connection table */
+
+/* ---- VIP address flags (struct xlb_vip_addr.flags) -------------------- */
+#define XLB_ADDR_F_ICMP_ECHO (1U << 0) /* answer echo requests from XDP */
+
+/* ---- Backend flags (struct xlb_backend.flags) ------------------------- */
+/* Slot in use: the entry describes a configured backend. */
+#define XLB_BE_F_IN_USE (1U << 0)
+/* Established flows may stay (active or drain); clear when down. */
+#define XLB_BE_F_LIVE (1U << 1)
+/* Encapsulate in GUE even if the VIP says IPIP. */
+#define XLB_BE_F_GUE (1U << 2)
+
+/* Backend states as the control plane records them (xlb_backend.state). */
+#define XLB_BE_STATE_ACTIVE 0
+#define XLB_BE_STATE_DRAIN 1
+#define XLB_BE_STATE_DOWN 2
+
+/* ---- Global config flags (struct xlb_cfg.flags) ----------------------- */
+#define XLB_CFG_F_ICMP_TOO_BIG (1U << 0) /* answer oversize with ICMP */
+#define XLB_CFG_F_SRC4 (1U << 1)	 /* src4 is set: else derived */
+#define XLB_CFG_F_SRC6 (1U << 2)	 /* src6 is set: else derived */
+
+/* Derived outer sources (no encap_source configured): the flow hash fills
+ * the host bits so a backend's NIC spreads flows over its RX queues.
+ * IPv4: 172.16.0.0/12 (private); IPv6: 100::/64 (discard-only, RFC 6666).
+ * Both in host byte order here; the program converts. */
+#define XLB_DERIVED_SRC4_NET 0xac100000U
+#define XLB_DERIVED_SRC4_MASK 0x000fffffU
+#define XLB_DERIVED_SRC6_W0 0x01000000U
+
+/* ---- Maps ---------------------------------------------------------------
+ * Names as they appear in the object and under /sys/fs/bpf/xlb/<ifname>/.
+ *
+ *  xlb_cfg       ARRAY[1]            struct xlb_cfg
+ *  xlb_vips      HASH                struct xlb_vip_key -> struct xlb_vip
+ *  xlb_vip_addrs HASH                struct xlb_addr_key -> struct xlb_vip_addr
+ *  xlb_rings     ARRAY_OF_MAPS       vip_id -> ARRAY[ring_size] of __u32
+ *                                    backend id (swapped whole on reload)
+ *  xlb_backends  ARRAY               backend id -> struct xlb_backend
+ *  xlb_conntrack LRU_HASH            struct xlb_flow_key -> struct xlb_ct
+ *  xlb_stats     PERCPU_ARRAY        reason -> __u64
+ *  xlb_vip_stats PERCPU_ARRAY        vip_id -> struct xlb_vip_stats
+ *  xlb_be_stats  PERCPU_ARRAY        backend id -> struct xlb_be_stats
+ *  xlb_vip_meta  ARRAY               vip_id -> struct xlb_vip_meta (ctl only)
+ */
+
+/* Global settings, written by the control plane, read per packet. */
+struct xlb_cfg {
+	__u8 gw_mac[6];	 /* next hop (router) MAC: outer Ethernet dst */
+	__u8 if_mac[6];	 /* our interface MAC: outer Ethernet src */
+	__be32 src4;	 /* outer IPv4 source when XLB_CFG_F_SRC4 */
+	__be32 src6[4];	 /* outer IPv6 source when XLB_CFG_F_SRC6 */
+	__u16 mtu;	 /* host order: largest outer IP packet, bytes */
+	__u16 flags;	 /* XLB_CFG_F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xlb_cfg) == 40, "xlb_cfg layout");
+
+/* A service: address, port (0 = every port), protocol. */
+struct xlb_vip_key {
+	__be32 addr[4]; /* IPv4 in addr[0], rest zero */
+	__be16 port;	/* network order; 0 = wildcard */
+	__u8 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;	/* XLB_FAMILY_V4 / XLB_FAMILY_V6 */
+};
+_Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
+
+struct xlb_vip {
+	__u32 vip_id;	 /* index into xlb_rings, xlb_vip_stats */
+	__u32 flags;	 /* XLB_VIP_F_* */
+	__u8 hash_mode;	 /* XLB_HASH_* */
+	__u8 encap;	 /* XLB_ENCAP_* */
+	__be16 gue_port; /* network order, with XLB_ENCAP_GUE */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xlb_vip) == 16, "xlb_vip layout");
+
+/* An address some VIP uses, for what is decided by address alone
+ * (ICMP echo, fragments, ICMP errors). */
+struct xlb_addr_key {
+	__be32 addr[4];
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xlb_addr_key) == 20, "xlb_addr_key layout");
+
+struct xlb_vip_addr {
+	__u32 flags; /* XLB_ADDR_F_* */
+	__u32 refs;  /* VIPs on this address (control plane bookkeeping) */
+};
+_Static_assert(sizeof(struct xlb_vip_addr) == 8, "xlb_vip_addr layout");
+
+/* A backend slot. gen changes every time the slot is (re)assigned, so a
+ * connection-table entry that names a removed backend never matches a new
+ * one that reuses the slot. */
+struct xlb_backend {
+	__be32 addr[4]; /* IPv4 in addr[0] */
+	__u32 gen;	/* slot generation, never 0 for a used slot */
+	__u32 vip_id;	/* owner VIP (control plane bookkeeping) */
+	__u16 weight;	/* host order, 0..65535 */
+	__u8 family;	/* XLB_FAMILY_* */
+	__u8 flags;	/* XLB_BE_F_* */
+	__u8 state;	/* XLB_BE_STATE_* (control plane bookkeeping) */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xlb_backend) == 36, "xlb_backend layout");
+
+/* A flow as the connection table and the hash see it (client side). */
+struct xlb_flow_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__be16 sport; /* network order; 0 for ICMP */
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
+
+struct xlb_ct {
+	__u32 backend_id;
+	__u32 gen; /* xlb_backend.gen when remembered */
+};
+_Static_assert(sizeof(struct xlb_ct) == 8, "xlb_ct layout");
+
+/* Per-VIP counters (per CPU). */
+struct xlb_vip_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows; /* flows inserted in the connection table */
+	__u64 ct_hits;
+	__u64 ct_misses;
+};
+_Static_assert(sizeof(struct xlb_vip_stats) == 40, "xlb_vip_stats layout");
+
+/* Per-backend counters (per CPU). */
+struct xlb_be_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct xlb_be_stats) == 16, "xlb_be_stats layout");
+
+/* What the control plane remembers about a VIP beside the datapath. */
+struct xlb_vip_meta {
+	char name[XLB_NAME_LEN];
+	struct xlb_vip_key key; /* zero key: slot free */
+	__u32 ring_size;	/* entries in this VIP's ring */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xlb_vip_meta) == 60, "xlb_vip_meta layout");
+
+/* ---- Global counters: index into xlb_stats ---------------------------- */
+enum xlb_counter {
+	XLB_CNT_RX = 0,		/* every packet seen */
+	XLB_CNT_TX,		/* encapsulated and transmitted */
+	XLB_CNT_TX_ICMP_ECHO,	/* echo replies sent */
+	XLB_CNT_TX_ICMP_TOO_BIG, /* frag-needed / packet-too-big sent */
+	XLB_CNT_TX_ICMP_ERR_FWD, /* ICMP errors forwarded to a backend */
+	XLB_CNT_PASS_NON_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...) */
+	XLB_CNT_PASS_NON_VIP,	/* IP, but not for a VIP */
+	XLB_CNT_PASS_MALFORMED_L2, /* truncated Ethernet / VLAN header */
+	XLB_CNT_PASS_MALFORMED_L3, /* truncated or bad IPv4/IPv6 header */
+	XLB_CNT_PASS_EXT_HDR_LIMIT, /* too many IPv6 extension headers */
+	XLB_CNT_DROP_MALFORMED_L4, /* VIP address, bad TCP/UDP/ICMP header */
+	XLB_CNT_DROP_FRAGMENT,	/* fragment for a VIP address */
+	XLB_CNT_DROP_NO_BACKEND, /* VIP without a usable backend */
+	XLB_CNT_DROP_TOO_BIG,	/* over MTU after encap, no ICMP sent */
+	XLB_CNT_DROP_ICMP_UNMATCHED, /* ICMP to a VIP address, no flow */
+	XLB_CNT_DROP_ADJUST,	/* bpf_xdp_adjust_head/tail failed */
+	XLB_CNT_PASS_VIP_OTHER, /* VIP address, no VIP for port/proto */
+	XLB_CNT_MAX,
+};
+
+#endif /* XLB_ABI_H */

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The flow hash, one definition compiled into the XDP program and into
+ * user space, so both pick the same Maglev slot for the same flow.
+ *
+ * Murmur3's 32-bit block mix over the words the VIP's hash mode selects,
+ * then its finaliser. Words are taken as stored (network order): the hash
+ * is defined on the bytes, so every host computes the same value.
+ */
+#ifndef XLB_HASH_H
+#define XLB_HASH_H
+
+#include "xlb_abi.h"
+
+#ifndef XLB_INLINE
+#ifdef __bpf__
+#define XLB_INLINE static __attribute__((always_inline)) inline
+#else
+#define XLB_INLINE static inline
+#endif
+#endif
+
+/* Seed: any constant works, it only has to match on every balancer. */
+#define XLB_HASH_SEED 0x786c6221U
+
+XLB_INLINE __u32 xlb_rotl32(__u32 x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+XLB_INLINE __u32 xlb_mix(__u32 h, __u32 k)
+{
+	k *= 0xcc9e2d51U;
+	k = xlb_rotl32(k, 15);
+	k *= 0x1b873593U;
+	h ^= k;
+	h = xlb_rotl32(h, 13);
+	return h * 5 + 0xe6546b64U;
+}
+
+XLB_INLINE __u32 xlb_fmix(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Hash of one address: one word for IPv4, four for IPv6. */
+XLB_INLINE __u32 xlb_hash_addr(__u32 h, const __be32 *a, __u8 family)
+{
+	h = xlb_mix(h, a[0]);
+	if (family == XLB_FAMILY_V6) {
+		h = xlb_mix(h, a[1]);
+		h = xlb_mix(h, a[2]);
+		h = xlb_mix(h, a[3]);
+	}
+	return h;
+}
+
+/**
+ * xlb_flow_hash - the hash a VIP's ring is indexed with
+ * @f:    the flow, client side (src = client, dst = VIP)
+ * @mode: XLB_HASH_* of the VIP
+ *
+ * Returns the 32-bit hash; the Maglev slot is hash % ring_size.
+ */
+XLB_INLINE __u32 xlb_flow_hash(const struct xlb_flow_key *f, __u8 mode)
+{
+	__u32 h = XLB_HASH_SEED;
+
+	h = xlb_hash_addr(h, f->src, f->family);
+	if (mode == XLB_HASH_SRC_IP)
+		return xlb_fmix(h ^ 4);
+	if (mode == XLB_HASH_SRC_IP_PORT)
+		return xlb_fmix(xlb_mix(h, (__u32)f->sport) ^ 8);
+	h = xlb_hash_addr(h, f->dst, f->family);
+	h = xlb_mix(h, (__u32)f->sport | ((__u32)f->dport << 16));
+	h = xlb_mix(h, f->proto);
+	return xlb_fmix(h ^ 40);
+}
+
+#endif /* XLB_HASH_H */
