@@ -43,13 +43,13 @@
 #define XLB_FAMILY_V6 6
 
 /* ---- Hash modes (struct xlb_vip.hash_mode) ---------------------------- */
-#define XLB_HASH_5TUPLE 0	/* src, dst, sport, dport, proto (default) */
-#define XLB_HASH_SRC_IP 1	/* source address only: client stickiness */
+#define XLB_HASH_5TUPLE 0 /* src, dst, sport, dport, proto (default) */
+#define XLB_HASH_SRC_IP 1 /* source address only: client stickiness */
 #define XLB_HASH_SRC_IP_PORT 2 /* source address + source port */
 
 /* ---- Encapsulation (struct xlb_vip.encap) ----------------------------- */
 #define XLB_ENCAP_IPIP 0 /* IPIP / IP6IP6 / 4in6 / 6in4 by families */
-#define XLB_ENCAP_GUE 1	 /* outer IP + UDP (GUE variant 1) + inner IP */
+#define XLB_ENCAP_GUE 1 /* outer IP + UDP (GUE variant 1) + inner IP */
 
 /* ---- VIP flags (struct xlb_vip.flags) --------------------------------- */
 #define XLB_VIP_F_NO_CONNTRACK (1U << 0) /* bypass the connection table */
@@ -72,8 +72,8 @@
 
 /* ---- Global config flags (struct xlb_cfg.flags) ----------------------- */
 #define XLB_CFG_F_ICMP_TOO_BIG (1U << 0) /* answer oversize with ICMP */
-#define XLB_CFG_F_SRC4 (1U << 1)	 /* src4 is set: else derived */
-#define XLB_CFG_F_SRC6 (1U << 2)	 /* src6 is set: else derived */
+#define XLB_CFG_F_SRC4 (1U << 1) /* src4 is set: else derived */
+#define XLB_CFG_F_SRC6 (1U << 2) /* src6 is set: else derived */
 
 /* Derived outer sources (no encap_source configured): the flow hash fills
  * the host bits so a backend's NIC spreads flows over its RX queues.
@@ -101,12 +101,12 @@
 
 /* Global settings, written by the control plane, read per packet. */
 struct xlb_cfg {
-	__u8 gw_mac[6];	 /* next hop (router) MAC: outer Ethernet dst */
-	__u8 if_mac[6];	 /* our interface MAC: outer Ethernet src */
-	__be32 src4;	 /* outer IPv4 source when XLB_CFG_F_SRC4 */
-	__be32 src6[4];	 /* outer IPv6 source when XLB_CFG_F_SRC6 */
-	__u16 mtu;	 /* host order: largest outer IP packet, bytes */
-	__u16 flags;	 /* XLB_CFG_F_* */
+	__u8 gw_mac[6]; /* next hop (router) MAC: outer Ethernet dst */
+	__u8 if_mac[6]; /* our interface MAC: outer Ethernet src */
+	__be32 src4; /* outer IPv4 source when XLB_CFG_F_SRC4 */
+	__be32 src6[4]; /* outer IPv6 source when XLB_CFG_F_SRC6 */
+	__u16 mtu; /* host order: largest outer IP packet, bytes */
+	__u16 flags; /* XLB_CFG_F_* */
 	__u32 pad;
 };
 _Static_assert(sizeof(struct xlb_cfg) == 40, "xlb_cfg layout");
@@ -114,17 +114,17 @@ _Static_assert(sizeof(struct xlb_cfg) == 40, "xlb_cfg layout");
 /* A service: address, port (0 = every port), protocol. */
 struct xlb_vip_key {
 	__be32 addr[4]; /* IPv4 in addr[0], rest zero */
-	__be16 port;	/* network order; 0 = wildcard */
-	__u8 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 family;	/* XLB_FAMILY_V4 / XLB_FAMILY_V6 */
+	__be16 port; /* network order; 0 = wildcard */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* XLB_FAMILY_V4 / XLB_FAMILY_V6 */
 };
 _Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
 
 struct xlb_vip {
-	__u32 vip_id;	 /* index into xlb_rings, xlb_vip_stats */
-	__u32 flags;	 /* XLB_VIP_F_* */
-	__u8 hash_mode;	 /* XLB_HASH_* */
-	__u8 encap;	 /* XLB_ENCAP_* */
+	__u32 vip_id; /* index into xlb_rings, xlb_vip_stats */
+	__u32 flags; /* XLB_VIP_F_* */
+	__u8 hash_mode; /* XLB_HASH_* */
+	__u8 encap; /* XLB_ENCAP_* */
 	__be16 gue_port; /* network order, with XLB_ENCAP_GUE */
 	__u32 pad;
 };
@@ -141,7 +141,7 @@ _Static_assert(sizeof(struct xlb_addr_key) == 20, "xlb_addr_key layout");
 
 struct xlb_vip_addr {
 	__u32 flags; /* XLB_ADDR_F_* */
-	__u32 refs;  /* VIPs on this address (control plane bookkeeping) */
+	__u32 refs; /* VIPs on this address (control plane bookkeeping) */
 };
 _Static_assert(sizeof(struct xlb_vip_addr) == 8, "xlb_vip_addr layout");
 
@@ -150,15 +150,15 @@ _Static_assert(sizeof(struct xlb_vip_addr) == 8, "xlb_vip_addr layout");
  * one that reuses the slot. */
 struct xlb_backend {
 	__be32 addr[4]; /* IPv4 in addr[0] */
-	__u32 gen;	/* slot generation, never 0 for a used slot */
-	__u32 vip_id;	/* owner VIP (control plane bookkeeping) */
-	__u16 weight;	/* host order, 0..65535 */
-	__u8 family;	/* XLB_FAMILY_* */
-	__u8 flags;	/* XLB_BE_F_* */
-	__u8 state;	/* XLB_BE_STATE_* (control plane bookkeeping) */
+	__u32 gen; /* slot generation, never 0 for a used slot */
+	__u32 vip_id; /* owner VIP (control plane bookkeeping) */
+	__u16 weight; /* host order, 0..65535 */
+	__u8 family; /* XLB_FAMILY_* */
+	__u8 flags; /* XLB_BE_F_* */
+	__u8 state; /* XLB_BE_STATE_* (control plane bookkeeping) */
 	__u8 pad[3];
 };
-_Static_assert(sizeof(struct xlb_backend) == 36, "xlb_backend layout");
+_Static_assert(sizeof(struct xlb_backend) == 32, "xlb_backend layout");
 
 /* A flow as the connection table and the hash see it (client side). */
 struct xlb_flow_key {
@@ -199,29 +199,29 @@ _Static_assert(sizeof(struct xlb_be_stats) == 16, "xlb_be_stats layout");
 struct xlb_vip_meta {
 	char name[XLB_NAME_LEN];
 	struct xlb_vip_key key; /* zero key: slot free */
-	__u32 ring_size;	/* entries in this VIP's ring */
+	__u32 ring_size; /* entries in this VIP's ring */
 	__u32 pad;
 };
 _Static_assert(sizeof(struct xlb_vip_meta) == 60, "xlb_vip_meta layout");
 
 /* ---- Global counters: index into xlb_stats ---------------------------- */
 enum xlb_counter {
-	XLB_CNT_RX = 0,		/* every packet seen */
-	XLB_CNT_TX,		/* encapsulated and transmitted */
-	XLB_CNT_TX_ICMP_ECHO,	/* echo replies sent */
+	XLB_CNT_RX = 0, /* every packet seen */
+	XLB_CNT_TX, /* encapsulated and transmitted */
+	XLB_CNT_TX_ICMP_ECHO, /* echo replies sent */
 	XLB_CNT_TX_ICMP_TOO_BIG, /* frag-needed / packet-too-big sent */
 	XLB_CNT_TX_ICMP_ERR_FWD, /* ICMP errors forwarded to a backend */
-	XLB_CNT_PASS_NON_IP,	/* not IPv4/IPv6 (ARP, LLDP, ...) */
-	XLB_CNT_PASS_NON_VIP,	/* IP, but not for a VIP */
+	XLB_CNT_PASS_NON_IP, /* not IPv4/IPv6 (ARP, LLDP, ...) */
+	XLB_CNT_PASS_NON_VIP, /* IP, but not for a VIP */
 	XLB_CNT_PASS_MALFORMED_L2, /* truncated Ethernet / VLAN header */
 	XLB_CNT_PASS_MALFORMED_L3, /* truncated or bad IPv4/IPv6 header */
 	XLB_CNT_PASS_EXT_HDR_LIMIT, /* too many IPv6 extension headers */
 	XLB_CNT_DROP_MALFORMED_L4, /* VIP address, bad TCP/UDP/ICMP header */
-	XLB_CNT_DROP_FRAGMENT,	/* fragment for a VIP address */
+	XLB_CNT_DROP_FRAGMENT, /* fragment for a VIP address */
 	XLB_CNT_DROP_NO_BACKEND, /* VIP without a usable backend */
-	XLB_CNT_DROP_TOO_BIG,	/* over MTU after encap, no ICMP sent */
+	XLB_CNT_DROP_TOO_BIG, /* over MTU after encap, no ICMP sent */
 	XLB_CNT_DROP_ICMP_UNMATCHED, /* ICMP to a VIP address, no flow */
-	XLB_CNT_DROP_ADJUST,	/* bpf_xdp_adjust_head/tail failed */
+	XLB_CNT_DROP_ADJUST, /* bpf_xdp_adjust_head/tail failed */
 	XLB_CNT_PASS_VIP_OTHER, /* VIP address, no VIP for port/proto */
 	XLB_CNT_MAX,
 };

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* ICMP from XDP: echo replies for VIPs, "fragmentation needed" / "packet
+ * too big" to clients, and the flow an ICMP error is about. */
+#ifndef XLB_ICMP_H
+#define XLB_ICMP_H
+
+#include "encap.h"
+
+/* Bytes of the offending IPv6 packet quoted in a packet-too-big: its
+ * header and the L4 ports are all the client's stack needs to match the
+ * socket; a constant keeps the checksum loop short. */
+#define XLB_ICMP6_QUOTE 64
+/* Largest IPv4 quote: a 60-byte header with options + 8 bytes. */
+#define XLB_ICMP4_QUOTE_MAX 68
+
+static __always_inline void swap_macs(void *data)
+{
+	struct ethhdr *eth = data;
+	__u8 tmp[ETH_ALEN];
+
+	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
+}
+
+/* Echo request -> echo reply in place. Returns 0, or -1 if the header is
+ * not all there (the caller drops). */
+static __always_inline int echo_reply_v4(void *data, void *data_end,
+					 const struct pkt *p)
+{
+	__u32 l3 = p->l3_off, l4 = p->l4_off;
+	struct iphdr *iph;
+	struct icmphdr *ic;
+	__u16 old;
+	__be32 a;
+
+	if (l3 > XLB_MAX_L3_OFF || l4 > XLB_MAX_L4_OFF ||
+	    data + ETH_HLEN > data_end)
+		return -1;
+	iph = data + l3;
+	ic = data + l4;
+	if ((void *)(iph + 1) > data_end || (void *)(ic + 1) > data_end)
+		return -1;
+	swap_macs(data);
+	a = iph->saddr;
+	iph->saddr = iph->daddr;
+	iph->daddr = a;
+	old = *(__u16 *)&iph->ttl;
+	iph->ttl = XLB_OUTER_TTL;
+	csum_replace2(&iph->check, old, *(__u16 *)&iph->ttl);
+	old = *(__u16 *)ic;
+	ic->type = ICMP_ECHOREPLY;
+	csum_replace2(&ic->checksum, old, *(__u16 *)ic);
+	return 0;
+}
+
+static __always_inline int echo_reply_v6(void *data, void *data_end,
+					 const struct pkt *p)
+{
+	__u32 l3 = p->l3_off, l4 = p->l4_off;
+	struct ipv6hdr *ip6h;
+	struct icmp6hdr *ic;
+	struct in6_addr a;
+	__u16 old;
+
+	if (l3 > XLB_MAX_L3_OFF || l4 > XLB_MAX_L4_OFF ||
+	    data + ETH_HLEN > data_end)
+		return -1;
+	ip6h = data + l3;
+	ic = data + l4;
+	if ((void *)(ip6h + 1) > data_end || (void *)(ic + 1) > data_end)
+		return -1;
+	swap_macs(data);
+	/* swapping addresses leaves the pseudo-header sum unchanged */
+	a = ip6h->saddr;
+	ip6h->saddr = ip6h->daddr;
+	ip6h->daddr = a;
+	ip6h->hop_limit = XLB_OUTER_TTL;
+	old = *(__u16 *)ic;
+	ic->icmp6_type = ICMPV6_ECHO_REPLY;
+	csum_replace2(&ic->icmp6_cksum, old, *(__u16 *)ic);
+	return 0;
+}
+
+/* Sum of @n bytes (even, <= @max) at @p, bounded for the verifier. */
+static __always_inline __u32 csum_words(const void *p, void *data_end, __u32 n,
+					const int max)
+{
+	const __u16 *w = p;
+	__u32 sum = 0;
+
+	for (__u32 i = 0; i < (__u32)max / 2; i++) {
+		if (i >= n / 2 || (void *)(w + i + 1) > data_end)
+			break;
+		sum += w[i];
+	}
+	return sum;
+}
+
+/**
+ * too_big_v4 - turn the packet into ICMP "fragmentation needed"
+ * @mtu: next-hop MTU to announce (host order)
+ *
+ * The reply quotes the offending IP header and 8 bytes of its payload
+ * (RFC 792), goes back where the packet came from (MACs swapped, VLAN
+ * tags kept) from the VIP to the client. Returns 0 ready for XDP_TX, -1
+ * if the frame could not be resized.
+ */
+static __always_inline int too_big_v4(struct xdp_md *ctx, const struct pkt *p,
+				      __u16 mtu)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 l3 = p->l3_off, hl = p->l4_off - p->l3_off;
+	__u32 quote = hl + 8, want;
+	struct ethhdr *eth = data;
+	__u8 mac_dst[ETH_ALEN], mac_src[ETH_ALEN];
+	struct icmphdr *ic;
+	struct iphdr *iph;
+
+	if (l3 > XLB_MAX_L3_OFF || hl > 60 || (void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(mac_dst, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(mac_src, eth->h_dest, ETH_ALEN);
+
+	want = l3 + sizeof(*iph) + sizeof(*ic) + quote;
+	if (bpf_xdp_adjust_head(ctx, -(int)(sizeof(*iph) + sizeof(*ic))))
+		return -1;
+	if (bpf_xdp_adjust_tail(ctx,
+				(int)want - (int)bpf_xdp_get_buff_len(ctx)))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + XLB_MAX_L3_OFF > data_end)
+		return -1;
+	iph = data + l3;
+	ic = (void *)(iph + 1);
+	if ((void *)(ic + 1) > data_end)
+		return -1;
+
+	write_l2(data, p, mac_dst, mac_src, bpf_htons(ETH_P_IP));
+	*(__u8 *)iph = 0x45;
+	iph->tos = 0;
+	iph->tot_len = bpf_htons(sizeof(*iph) + sizeof(*ic) + quote);
+	iph->id = 0;
+	iph->frag_off = 0;
+	iph->ttl = XLB_OUTER_TTL;
+	iph->protocol = IPPROTO_ICMP;
+	iph->check = 0;
+	iph->saddr = p->flow.dst[0];
+	iph->daddr = p->flow.src[0];
+	iph->check = csum_ipv4_hdr(iph);
+
+	ic->type = ICMP_DEST_UNREACH;
+	ic->code = ICMP_FRAG_NEEDED;
+	ic->checksum = 0;
+	ic->un.frag.__unused = 0;
+	ic->un.frag.mtu = bpf_htons(mtu);
+	ic->checksum = csum_fold32(
+		csum_words(ic, data_end, sizeof(*ic) + quote,
+			   sizeof(struct icmphdr) + XLB_ICMP4_QUOTE_MAX));
+	return 0;
+}
+
+/* Same for IPv6: ICMPv6 packet too big (RFC 4443), quoting the first
+ * XLB_ICMP6_QUOTE bytes (or the whole packet if shorter, rounded to
+ * even). */
+static __always_inline int too_big_v6(struct xdp_md *ctx, const struct pkt *p,
+				      __u32 mtu)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 l3 = p->l3_off, want, sum;
+	__u32 quote = p->ip_len < XLB_ICMP6_QUOTE ? p->ip_len : XLB_ICMP6_QUOTE;
+	struct ethhdr *eth = data;
+	__u8 mac_dst[ETH_ALEN], mac_src[ETH_ALEN];
+	struct icmp6hdr *ic;
+	struct ipv6hdr *ip6h;
+
+	quote &= ~1U;
+	if (l3 > XLB_MAX_L3_OFF || (void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(mac_dst, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(mac_src, eth->h_dest, ETH_ALEN);
+
+	want = l3 + sizeof(*ip6h) + sizeof(*ic) + quote;
+	if (bpf_xdp_adjust_head(ctx, -(int)(sizeof(*ip6h) + sizeof(*ic))))
+		return -1;
+	if (bpf_xdp_adjust_tail(ctx,
+				(int)want - (int)bpf_xdp_get_buff_len(ctx)))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + XLB_MAX_L3_OFF > data_end)
+		return -1;
+	ip6h = data + l3;
+	ic = (void *)(ip6h + 1);
+	if ((void *)(ic + 1) > data_end)
+		return -1;
+
+	write_l2(data, p, mac_dst, mac_src, bpf_htons(ETH_P_IPV6));
+	*(__be32 *)ip6h = bpf_htonl(0x60000000U);
+	ip6h->payload_len = bpf_htons(sizeof(*ic) + quote);
+	ip6h->nexthdr = IPPROTO_ICMPV6;
+	ip6h->hop_limit = XLB_OUTER_TTL;
+	__builtin_memcpy(&ip6h->saddr, p->flow.dst, 16);
+	__builtin_memcpy(&ip6h->daddr, p->flow.src, 16);
+
+	ic->icmp6_type = ICMPV6_PKT_TOOBIG;
+	ic->icmp6_code = 0;
+	ic->icmp6_cksum = 0;
+	ic->icmp6_mtu = bpf_htonl(mtu);
+	/* pseudo-header: addresses, upper-layer length, next header */
+	sum = csum_add_words(0, p->flow.src, 4);
+	sum = csum_add_words(sum, p->flow.dst, 4);
+	sum += bpf_htons(sizeof(*ic) + quote);
+	sum += bpf_htons(IPPROTO_ICMPV6);
+	sum += csum_words(ic, data_end, sizeof(*ic) + quote,
+			  sizeof(struct icmp6hdr) + XLB_ICMP6_QUOTE);
+	ic->icmp6_cksum = csum_fold32(sum);
+	return 0;
+}
+
+/**
+ * icmp_err_flow - the client-side flow an ICMP error is about
+ * @off:  offset of the embedded (offending) IP header
+ * @f:    out: the flow as the client sent it (embedded src/dst swapped)
+ * @vk:   out: the VIP key (embedded source address and port)
+ *
+ * The embedded packet is one a backend sent from the VIP to the client,
+ * so swapping its addresses and ports gives the flow the client opened.
+ * Returns 0, or -1 if the embedded headers are truncated or not TCP/UDP.
+ */
+static __always_inline int icmp_err_flow(void *data, void *data_end, __u32 off,
+					 __u8 family, struct xlb_flow_key *f,
+					 struct xlb_vip_key *vk)
+{
+	__be16 *ports;
+
+	if (off > XLB_MAX_L4_OFF)
+		return -1;
+	if (family == XLB_FAMILY_V4) {
+		struct iphdr *iph = data + off;
+
+		if ((void *)(iph + 1) > data_end)
+			return -1;
+		if (iph->version != 4 || iph->ihl < 5)
+			return -1;
+		ports = (void *)iph + iph->ihl * 4;
+		f->proto = iph->protocol;
+		f->src[0] = iph->daddr;
+		f->dst[0] = iph->saddr;
+	} else {
+		struct ipv6hdr *ip6h = data + off;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return -1;
+		ports = (void *)(ip6h + 1);
+		f->proto = ip6h->nexthdr;
+		__builtin_memcpy(f->src, &ip6h->daddr, 16);
+		__builtin_memcpy(f->dst, &ip6h->saddr, 16);
+	}
+	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
+		return -1;
+	if ((void *)(ports + 2) > data_end)
+		return -1;
+	f->family = family;
+	f->sport = ports[1];
+	f->dport = ports[0];
+	__builtin_memcpy(vk->addr, f->dst, 16);
+	vk->port = f->dport;
+	vk->proto = f->proto;
+	vk->family = family;
+	return 0;
+}
+
+#endif /* XLB_ICMP_H */

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The balancer's maps: what each holds and who writes it. Layouts are in
+ * xlb_abi.h; the control plane (lib/maps.c) fills them. */
+#ifndef XLB_MAPS_H
+#define XLB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "xlb_abi.h"
+
+#ifndef XLB_RING_SIZE_BUILD
+#define XLB_RING_SIZE_BUILD XLB_RING_SIZE_DEFAULT
+#endif
+
+/* Global settings (gateway/interface MACs, outer sources, MTU); ctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_cfg);
+} xlb_cfg SEC(".maps");
+
+/* Services by (address, port, protocol); ctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, struct xlb_vip_key);
+	__type(value, struct xlb_vip);
+} xlb_vips SEC(".maps");
+
+/* Every VIP address, for decisions by address alone; ctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_VIP_ADDRS);
+	__type(key, struct xlb_addr_key);
+	__type(value, struct xlb_vip_addr);
+} xlb_vip_addrs SEC(".maps");
+
+/* One VIP's Maglev table: slot -> backend id. The size is set at load
+ * time (ring_size); ctl builds a new one aside and swaps it in whole. */
+struct xlb_ring {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_RING_SIZE_BUILD);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/* vip_id -> that VIP's ring; ctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__array(values, struct xlb_ring);
+} xlb_rings SEC(".maps");
+
+/* Backend slots; ctl. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_backend);
+} xlb_backends SEC(".maps");
+
+/* Connection table: flow -> backend it was sent to; the datapath writes,
+ * ctl may read. One shared hash with a free list per CPU
+ * (BPF_F_NO_COMMON_LRU): no lock shared between CPUs on insert, yet a flow
+ * that RSS moves to another CPU is still found, and the control plane and
+ * tests see one table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_CONNTRACK_DEFAULT);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_ct);
+} xlb_conntrack SEC(".maps");
+
+/* Global counters by reason (enum xlb_counter); datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xlb_stats SEC(".maps");
+
+/* Per-VIP counters by vip_id; datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_vip_stats);
+} xlb_vip_stats SEC(".maps");
+
+/* Per-backend counters by backend id; datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_be_stats);
+} xlb_be_stats SEC(".maps");
+
+/* VIP names and keys for the control plane; never read by the datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_vip_meta);
+} xlb_vip_meta SEC(".maps");
+
+#endif /* XLB_MAPS_H */

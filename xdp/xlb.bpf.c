@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* xlb: the XDP layer-4 balancer. Reads top to bottom like a packet's
+ * journey: parse, find the VIP, pick a backend (connection table, then
+ * Maglev), encapsulate, XDP_TX. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xlb_abi.h"
+#include "xlb_hash.h"
+#include "maps.h"
+#include "parse.h"
+#include "encap.h"
+#include "icmp.h"
+
+/* Maglev table size, set by the loader before load (a prime); every
+ * ring in xlb_rings has this many slots. */
+const volatile __u32 ring_size = XLB_RING_SIZE_BUILD;
+
+static __always_inline void count(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&xlb_stats, &reason);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline int verdict(__u32 reason, int action)
+{
+	count(reason);
+	return action;
+}
+
+/**
+ * pick_backend - connection table first, then the VIP's Maglev ring
+ * @f:      the flow, client side
+ * @insert: remember the choice on a miss (not for a bare TCP SYN: a SYN
+ *          flood must not evict established flows; the handshake's ACK
+ *          inserts, and until then Maglev gives the same answer)
+ *
+ * A remembered backend is used only while its slot is live and of the
+ * same generation; otherwise the flow is re-hashed (and re-remembered).
+ * Returns the backend and its id in @id, or NULL if the VIP has none.
+ */
+static __always_inline struct xlb_backend *
+pick_backend(const struct xlb_flow_key *f, const struct xlb_vip *vip,
+	     struct xlb_vip_stats *vs, __u32 hash, int insert, __u32 *id)
+{
+	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
+	struct xlb_ct *ct = NULL;
+	struct xlb_backend *be;
+	__u32 slot, *idp;
+	void *ring;
+
+	if (use_ct) {
+		ct = bpf_map_lookup_elem(&xlb_conntrack, f);
+		if (ct) {
+			*id = ct->backend_id;
+			be = bpf_map_lookup_elem(&xlb_backends, id);
+			if (be && (be->flags & XLB_BE_F_LIVE) &&
+			    be->gen == ct->gen) {
+				vs->ct_hits++;
+				return be;
+			}
+		}
+		vs->ct_misses++;
+	}
+
+	ring = bpf_map_lookup_elem(&xlb_rings, &vip->vip_id);
+	if (!ring)
+		return NULL;
+	slot = hash % ring_size;
+	idp = bpf_map_lookup_elem(ring, &slot);
+	if (!idp)
+		return NULL;
+	*id = *idp;
+	be = bpf_map_lookup_elem(&xlb_backends, id);
+	if (!be || !(be->flags & XLB_BE_F_IN_USE))
+		return NULL;
+
+	if (use_ct && insert) {
+		if (ct) {
+			/* stale entry: re-point it in place */
+			ct->backend_id = *id;
+			ct->gen = be->gen;
+		} else {
+			struct xlb_ct v = { .backend_id = *id, .gen = be->gen };
+
+			bpf_map_update_elem(&xlb_conntrack, f, &v, BPF_ANY);
+		}
+		vs->new_flows++;
+	}
+	return be;
+}
+
+/**
+ * forward - send a packet of @vip's flow @f to its backend
+ * @insert: see pick_backend()
+ * @reason: the counter a transmitted packet goes under
+ */
+static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
+				   const struct xlb_flow_key *f,
+				   const struct xlb_vip *vip, int insert,
+				   __u32 reason)
+{
+	__u32 hash = xlb_flow_hash(f, vip->hash_mode);
+	__u32 vip_id = vip->vip_id, be_id, olen, zero = 0;
+	struct xlb_vip_stats *vs;
+	struct xlb_be_stats *bs;
+	struct xlb_backend *be;
+	struct xlb_cfg *cfg;
+	__u64 bytes;
+	int gue;
+
+	vs = bpf_map_lookup_elem(&xlb_vip_stats, &vip_id);
+	cfg = bpf_map_lookup_elem(&xlb_cfg, &zero);
+	if (!vs || !cfg)
+		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
+	be = pick_backend(f, vip, vs, hash, insert, &be_id);
+	if (!be)
+		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
+
+	gue = vip->encap == XLB_ENCAP_GUE || (be->flags & XLB_BE_F_GUE);
+	olen = encap_overhead(be->family, gue);
+	if (cfg->mtu && p->ip_len + olen > cfg->mtu) {
+		if (!(cfg->flags & XLB_CFG_F_ICMP_TOO_BIG) || cfg->mtu <= olen)
+			return verdict(XLB_CNT_DROP_TOO_BIG, XDP_DROP);
+		if (p->flow.family == XLB_FAMILY_V4) {
+			/* without DF the sender expects us to fragment,
+			 * which XDP cannot: drop, counted */
+			if (!p->df || too_big_v4(ctx, p, cfg->mtu - olen))
+				return verdict(XLB_CNT_DROP_TOO_BIG, XDP_DROP);
+		} else if (too_big_v6(ctx, p, cfg->mtu - olen)) {
+			return verdict(XLB_CNT_DROP_TOO_BIG, XDP_DROP);
+		}
+		return verdict(XLB_CNT_TX_ICMP_TOO_BIG, XDP_TX);
+	}
+
+	bytes = bpf_xdp_get_buff_len(ctx);
+	vs->packets++;
+	vs->bytes += bytes;
+	bs = bpf_map_lookup_elem(&xlb_be_stats, &be_id);
+	if (bs) {
+		bs->packets++;
+		bs->bytes += bytes;
+	}
+	if (encap(ctx, p, cfg, be, hash, gue,
+		  vip->encap == XLB_ENCAP_GUE ?
+			  vip->gue_port :
+			  bpf_htons(XLB_GUE_PORT_DEFAULT)))
+		return verdict(XLB_CNT_DROP_ADJUST, XDP_DROP);
+	return verdict(reason, XDP_TX);
+}
+
+/* ICMP/ICMPv6 to a VIP address: echo, or an error about a VIP flow. */
+static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p,
+				       const struct xlb_vip_addr *va)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct xlb_vip_key vk = {};
+	struct xlb_flow_key f = {};
+	struct xlb_vip *vip;
+	__u8 *ic = data + p->l4_off;
+	int v4 = p->flow.family == XLB_FAMILY_V4;
+
+	if (p->l4_off > XLB_MAX_L4_OFF)
+		return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+	if ((void *)(ic + 8) > data_end ||
+	    p->l4_off + 8 > p->l3_off + p->ip_len)
+		return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+
+	if (ic[0] == (v4 ? ICMP_ECHO : ICMPV6_ECHO_REQUEST)) {
+		if (!(va->flags & XLB_ADDR_F_ICMP_ECHO))
+			return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
+		if (v4 ? echo_reply_v4(data, data_end, p) :
+			 echo_reply_v6(data, data_end, p))
+			return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+		return verdict(XLB_CNT_TX_ICMP_ECHO, XDP_TX);
+	}
+
+	if (v4 ? (ic[0] != ICMP_DEST_UNREACH && ic[0] != ICMP_TIME_EXCEEDED) :
+		 (ic[0] != ICMPV6_DEST_UNREACH && ic[0] != ICMPV6_PKT_TOOBIG &&
+		  ic[0] != ICMPV6_TIME_EXCEED))
+		return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
+
+	if (icmp_err_flow(data, data_end, p->l4_off + 8, p->flow.family, &f,
+			  &vk))
+		return verdict(XLB_CNT_DROP_ICMP_UNMATCHED, XDP_DROP);
+	vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+	if (!vip) {
+		vk.port = 0;
+		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+		if (!vip)
+			return verdict(XLB_CNT_DROP_ICMP_UNMATCHED, XDP_DROP);
+	}
+	return forward(ctx, p, &f, vip, 0, XLB_CNT_TX_ICMP_ERR_FWD);
+}
+
+SEC("xdp")
+int xlb_main(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct xlb_addr_key ak = {};
+	struct xlb_vip_key vk = {};
+	struct xlb_vip_addr *va;
+	struct xlb_vip *vip;
+	struct pkt p = {};
+	int insert = 1;
+	__u16 eproto;
+	int rc;
+
+	count(XLB_CNT_RX);
+
+	rc = parse_l2(data, data_end, &p, &eproto);
+	if (rc == PARSE_BAD_L2)
+		return verdict(XLB_CNT_PASS_MALFORMED_L2, XDP_PASS);
+	if (rc != PARSE_OK)
+		return verdict(XLB_CNT_PASS_NON_IP, XDP_PASS);
+	if (eproto == bpf_htons(ETH_P_IP))
+		rc = parse_ipv4(data, data_end, &p);
+	else if (eproto == bpf_htons(ETH_P_IPV6))
+		rc = parse_ipv6(data, data_end, &p);
+	else
+		return verdict(XLB_CNT_PASS_NON_IP, XDP_PASS);
+	if (rc == PARSE_EXT_LIMIT)
+		return verdict(XLB_CNT_PASS_EXT_HDR_LIMIT, XDP_PASS);
+	if (rc != PARSE_OK)
+		return verdict(XLB_CNT_PASS_MALFORMED_L3, XDP_PASS);
+
+	__builtin_memcpy(ak.addr, p.flow.dst, 16);
+	ak.family = p.flow.family;
+	va = bpf_map_lookup_elem(&xlb_vip_addrs, &ak);
+	if (!va)
+		return verdict(XLB_CNT_PASS_NON_VIP, XDP_PASS);
+	/* Non-first fragments carry no ports, so no flow: drop them all,
+	 * counted (docs/architecture.md). */
+	if (p.frag)
+		return verdict(XLB_CNT_DROP_FRAGMENT, XDP_DROP);
+
+	if (p.l4_off > XLB_MAX_L4_OFF)
+		return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+	if (p.flow.proto == IPPROTO_TCP) {
+		struct tcphdr *th = data + p.l4_off;
+
+		if ((void *)(th + 1) > data_end || th->doff < 5 ||
+		    p.l4_off + th->doff * 4 > p.l3_off + p.ip_len)
+			return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+		p.flow.sport = th->source;
+		p.flow.dport = th->dest;
+		insert = !(th->syn && !th->ack);
+	} else if (p.flow.proto == IPPROTO_UDP) {
+		struct udphdr *uh = data + p.l4_off;
+
+		if ((void *)(uh + 1) > data_end ||
+		    p.l4_off + sizeof(*uh) > p.l3_off + p.ip_len)
+			return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+		p.flow.sport = uh->source;
+		p.flow.dport = uh->dest;
+	} else if (p.flow.proto == IPPROTO_ICMP ||
+		   p.flow.proto == IPPROTO_ICMPV6) {
+		return handle_icmp(ctx, &p, va);
+	} else {
+		return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
+	}
+
+	__builtin_memcpy(vk.addr, p.flow.dst, 16);
+	vk.port = p.flow.dport;
+	vk.proto = p.flow.proto;
+	vk.family = p.flow.family;
+	vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+	if (!vip) {
+		vk.port = 0;
+		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
+		if (!vip)
+			return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
+	}
+	return forward(ctx, &p, &p.flow, vip, insert, XLB_CNT_TX);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
