@@ -24,9 +24,11 @@ struct xlb_maglev_backend {
  *
  * Deterministic: the same set of (address, weight) pairs gives the same
  * address in every slot on every machine, whatever the order of @be.
- * Backends with weight 0 get no slot. Returns 0, -EINVAL (m not prime,
- * n > m), -ENOENT (no backend with weight > 0: table left filled with
- * XLB_MAGLEV_EMPTY) or -ENOMEM.
+ * Backends with weight 0 get no slot; the others get slots in
+ * proportion to their weights (to rounding). Returns 0, -EINVAL
+ * (m not prime, n > m, an id equal to XLB_MAGLEV_EMPTY), -ENOENT (no
+ * backend with weight > 0: table left filled with XLB_MAGLEV_EMPTY) or
+ * -ENOMEM. Cost: O(m log n) plus O(m log m) expected probes.
  */
 int xlb_maglev_build(const struct xlb_maglev_backend *be, size_t n,
 		     uint32_t *table, uint32_t m);
