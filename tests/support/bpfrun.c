@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* BPF_PROG_TEST_RUN harness for the xlb XDP object (see bpfrun.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "bpfrun.h"
+#include "xlb_hash.h"
+#include "xlb.skel.h"
+
+/* libbpf speaks only when XLB_TEST_VERBOSE is set: its load logs would
+ * bury the test's own message. */
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!getenv("XLB_TEST_VERBOSE"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
+{
+	struct bpf_map *inner;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->ring_size = ring_size;
+	libbpf_set_print(print_fn);
+	cr_assert(geteuid() == 0,
+		  "packet tests load BPF programs and need root "
+		  "(CAP_BPF + CAP_NET_ADMIN): run them with sudo");
+	r->ncpus = libbpf_num_possible_cpus();
+	cr_assert(r->ncpus > 0, "libbpf_num_possible_cpus: %s",
+		  strerror(-r->ncpus));
+
+	r->skel = xlb__open();
+	cr_assert(r->skel,
+		  "xlb__open (object compiled into %s/xlb.skel.h) failed: "
+		  "%s; rebuild the BPF object",
+		  XLB_BPF_DIR, strerror(errno));
+	r->skel->rodata->ring_size = ring_size;
+	inner = bpf_map__inner_map(r->skel->maps.xlb_rings);
+	cr_assert(inner, "xlb_rings has no inner map template in the object");
+	err = bpf_map__set_max_entries(inner, ring_size);
+	cr_assert(!err, "setting the ring size %u: %s", ring_size,
+		  strerror(-err));
+	err = bpf_map__set_max_entries(r->skel->maps.xlb_conntrack,
+				       BPFRUN_CONNTRACK_SIZE);
+	cr_assert(!err, "setting the conntrack size: %s", strerror(-err));
+
+	err = xlb__load(r->skel);
+	cr_assert(!err,
+		  "loading xlb.bpf.o failed: %s; run the test with "
+		  "XLB_TEST_VERBOSE=1 to see the verifier log",
+		  strerror(-err));
+	r->prog_fd = bpf_program__fd(r->skel->progs.xlb_main);
+	cr_assert(r->prog_fd >= 0, "xlb_main has no fd after load");
+}
+
+void bpfrun_close(struct bpfrun *r)
+{
+	if (r->skel)
+		xlb__destroy(r->skel);
+	r->skel = NULL;
+}
+
+/* bpf_map__update_elem checks key and value sizes against the map. */
+static void update(struct bpf_map *m, const void *k, size_t ks, const void *v,
+		   size_t vs, const char *what)
+{
+	int err = bpf_map__update_elem(m, k, ks, v, vs, BPF_ANY);
+
+	cr_assert(!err, "updating map %s (%s): %s", bpf_map__name(m), what,
+		  strerror(-err));
+}
+
+void bpfrun_set_cfg(struct bpfrun *r, const struct xlb_cfg *cfg)
+{
+	__u32 k = 0;
+
+	update(r->skel->maps.xlb_cfg, &k, sizeof(k), cfg, sizeof(*cfg), "cfg");
+}
+
+void bpfrun_add_vip(struct bpfrun *r, const struct xlb_vip_key *k,
+		    const struct xlb_vip *v, uint32_t addr_flags)
+{
+	struct xlb_addr_key ak = {};
+	struct xlb_vip_addr va = {};
+
+	update(r->skel->maps.xlb_vips, k, sizeof(*k), v, sizeof(*v), "vip");
+	memcpy(ak.addr, k->addr, sizeof(ak.addr));
+	ak.family = k->family;
+	if (bpf_map__lookup_elem(r->skel->maps.xlb_vip_addrs, &ak, sizeof(ak),
+				 &va, sizeof(va), 0))
+		memset(&va, 0, sizeof(va));
+	va.refs++;
+	va.flags = addr_flags;
+	update(r->skel->maps.xlb_vip_addrs, &ak, sizeof(ak), &va, sizeof(va),
+	       "vip address");
+}
+
+void bpfrun_del_vip(struct bpfrun *r, const struct xlb_vip_key *k)
+{
+	int err =
+		bpf_map__delete_elem(r->skel->maps.xlb_vips, k, sizeof(*k), 0);
+
+	cr_assert(!err, "deleting a VIP: %s", strerror(-err));
+}
+
+void bpfrun_set_addr(struct bpfrun *r, const struct xlb_addr_key *k,
+		     uint32_t flags)
+{
+	struct xlb_vip_addr va = { .flags = flags, .refs = 1 };
+
+	update(r->skel->maps.xlb_vip_addrs, k, sizeof(*k), &va, sizeof(va),
+	       "vip address");
+}
+
+void bpfrun_set_backend(struct bpfrun *r, uint32_t id,
+			const struct xlb_backend *b)
+{
+	update(r->skel->maps.xlb_backends, &id, sizeof(id), b, sizeof(*b),
+	       "backend");
+}
+
+void bpfrun_get_backend(struct bpfrun *r, uint32_t id, struct xlb_backend *b)
+{
+	int err = bpf_map__lookup_elem(r->skel->maps.xlb_backends, &id,
+				       sizeof(id), b, sizeof(*b), 0);
+
+	cr_assert(!err, "reading backend %u: %s", id, strerror(-err));
+}
+
+bool bpfrun_get_vip(struct bpfrun *r, const struct xlb_vip_key *k,
+		    struct xlb_vip *v)
+{
+	return !bpf_map__lookup_elem(r->skel->maps.xlb_vips, k, sizeof(*k), v,
+				     sizeof(*v), 0);
+}
+
+void bpfrun_set_ring(struct bpfrun *r, uint32_t vip_id, const uint32_t *slots)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	__u32 i;
+	int fd;
+
+	/* Same type, sizes and flags as the inner map template: the kernel
+	 * refuses anything else in an ARRAY_OF_MAPS. */
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_test_ring", sizeof(__u32),
+			    sizeof(__u32), r->ring_size, &opts);
+	cr_assert(fd >= 0, "creating a ring map of %u slots: %s", r->ring_size,
+		  strerror(errno));
+	for (i = 0; i < r->ring_size; i++)
+		cr_assert(!bpf_map_update_elem(fd, &i, &slots[i], BPF_ANY),
+			  "filling ring slot %u: %s", i, strerror(errno));
+	update(r->skel->maps.xlb_rings, &vip_id, sizeof(vip_id), &fd,
+	       sizeof(fd), "ring");
+	/* The outer map holds its own reference. */
+	close(fd);
+}
+
+void bpfrun_fill_ring(struct bpfrun *r, uint32_t vip_id, const uint32_t *ids,
+		      size_t n)
+{
+	uint32_t *slots = calloc(r->ring_size, sizeof(*slots));
+	uint32_t i;
+
+	cr_assert(slots, "out of memory for a ring of %u", r->ring_size);
+	for (i = 0; i < r->ring_size; i++)
+		slots[i] = n ? ids[i % n] : XLB_MAGLEV_EMPTY;
+	bpfrun_set_ring(r, vip_id, slots);
+	free(slots);
+}
+
+uint32_t bpfrun_ring_slot(struct bpfrun *r, uint32_t vip_id, uint32_t slot)
+{
+	__u32 inner_id, v;
+	int err, fd;
+
+	err = bpf_map__lookup_elem(r->skel->maps.xlb_rings, &vip_id,
+				   sizeof(vip_id), &inner_id, sizeof(inner_id),
+				   0);
+	cr_assert(!err, "VIP %u has no ring: %s", vip_id, strerror(-err));
+	fd = bpf_map_get_fd_by_id(inner_id);
+	cr_assert(fd >= 0, "opening ring map id %u: %s", inner_id,
+		  strerror(errno));
+	err = bpf_map_lookup_elem(fd, &slot, &v);
+	close(fd);
+	cr_assert(!err, "reading ring slot %u: %s", slot, strerror(errno));
+	return v;
+}
+
+int bpfrun_run(struct bpfrun *r, const uint8_t *in, size_t in_len, uint8_t *out,
+	       size_t *out_len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
+		    .data_size_in = (__u32)in_len, .data_out = out,
+		    .data_size_out = PKT_MAX, .repeat = 1);
+	int err;
+
+	err = bpf_prog_test_run_opts(r->prog_fd, &opts);
+	cr_assert(!err,
+		  "BPF_PROG_TEST_RUN of a %zu-byte packet failed: %s "
+		  "(the kernel takes 14..~3500 bytes)",
+		  in_len, strerror(errno));
+	*out_len = opts.data_size_out;
+	return (int)opts.retval;
+}
+
+const char *bpfrun_action_name(int action)
+{
+	static const char *const n[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS",
+					 "XDP_TX", "XDP_REDIRECT" };
+
+	return action >= 0 && action < 5 ? n[action] : "XDP_?";
+}
+
+size_t bpfrun_expect(struct bpfrun *r, const char *what, const uint8_t *in,
+		     size_t in_len, int action, const uint8_t *want,
+		     size_t want_len, uint8_t *out)
+{
+	static uint8_t got[PKT_MAX];
+	size_t got_len;
+	int act;
+
+	act = bpfrun_run(r, in, in_len, got, &got_len);
+	if (act != action) {
+		pkt_hexdump(stderr, "input", in, in_len);
+		pkt_hexdump(stderr, "output", got, got_len);
+	}
+	cr_assert_eq(act, action, "%s: verdict %s, want %s", what,
+		     bpfrun_action_name(act), bpfrun_action_name(action));
+	if (!want && action == XDP_PASS) {
+		want = in;
+		want_len = in_len;
+	}
+	if (want && (got_len != want_len || memcmp(got, want, got_len))) {
+		fprintf(stderr, "%s:\n", what);
+		pkt_hexdiff(stderr, got, got_len, want, want_len);
+		cr_assert_fail(
+			"%s: output packet differs from the expected one "
+			"(hexdump diff above: got | want)",
+			what);
+	}
+	if (out)
+		memcpy(out, got, got_len);
+	return got_len;
+}
+
+/* Sum a per-CPU value of @n u64 fields at @key of @m into @sum. */
+static void percpu_sum(struct bpfrun *r, struct bpf_map *m, __u32 key,
+		       uint64_t *sum, size_t n)
+{
+	size_t vs = n * sizeof(uint64_t);
+	uint64_t *v = calloc(r->ncpus, vs);
+	int err, c;
+	size_t i;
+
+	cr_assert(v, "out of memory for per-CPU values");
+	err = bpf_map__lookup_elem(m, &key, sizeof(key), v, vs * r->ncpus, 0);
+	cr_assert(!err, "reading %s[%u]: %s", bpf_map__name(m), key,
+		  strerror(-err));
+	memset(sum, 0, vs);
+	for (c = 0; c < r->ncpus; c++)
+		for (i = 0; i < n; i++)
+			sum[i] += v[c * n + i];
+	free(v);
+}
+
+void bpfrun_counters(struct bpfrun *r, uint64_t c[XLB_CNT_MAX])
+{
+	unsigned int i;
+
+	for (i = 0; i < XLB_CNT_MAX; i++)
+		percpu_sum(r, r->skel->maps.xlb_stats, i, &c[i], 1);
+}
+
+uint64_t bpfrun_counter(struct bpfrun *r, unsigned int idx)
+{
+	uint64_t v;
+
+	percpu_sum(r, r->skel->maps.xlb_stats, idx, &v, 1);
+	return v;
+}
+
+const char *bpfrun_counter_name(unsigned int idx)
+{
+	static const char *const n[XLB_CNT_MAX] = {
+		[XLB_CNT_RX] = "RX",
+		[XLB_CNT_TX] = "TX",
+		[XLB_CNT_TX_ICMP_ECHO] = "TX_ICMP_ECHO",
+		[XLB_CNT_TX_ICMP_TOO_BIG] = "TX_ICMP_TOO_BIG",
+		[XLB_CNT_TX_ICMP_ERR_FWD] = "TX_ICMP_ERR_FWD",
+		[XLB_CNT_PASS_NON_IP] = "PASS_NON_IP",
+		[XLB_CNT_PASS_NON_VIP] = "PASS_NON_VIP",
+		[XLB_CNT_PASS_MALFORMED_L2] = "PASS_MALFORMED_L2",
+		[XLB_CNT_PASS_MALFORMED_L3] = "PASS_MALFORMED_L3",
+		[XLB_CNT_PASS_EXT_HDR_LIMIT] = "PASS_EXT_HDR_LIMIT",
+		[XLB_CNT_DROP_MALFORMED_L4] = "DROP_MALFORMED_L4",
+		[XLB_CNT_DROP_FRAGMENT] = "DROP_FRAGMENT",
+		[XLB_CNT_DROP_NO_BACKEND] = "DROP_NO_BACKEND",
+		[XLB_CNT_DROP_TOO_BIG] = "DROP_TOO_BIG",
+		[XLB_CNT_DROP_ICMP_UNMATCHED] = "DROP_ICMP_UNMATCHED",
+		[XLB_CNT_DROP_ADJUST] = "DROP_ADJUST",
+		[XLB_CNT_PASS_VIP_OTHER] = "PASS_VIP_OTHER",
+	};
+
+	return idx < XLB_CNT_MAX && n[idx] ? n[idx] : "?";
+}
+
+void bpfrun_assert_counted(const char *what, const uint64_t before[XLB_CNT_MAX],
+			   const uint64_t after[XLB_CNT_MAX],
+			   const unsigned int *idx)
+{
+	uint64_t want[XLB_CNT_MAX];
+	unsigned int i;
+
+	memcpy(want, before, sizeof(want));
+	want[XLB_CNT_RX]++;
+	for (; *idx < XLB_CNT_MAX; idx++)
+		want[*idx]++;
+	for (i = 0; i < XLB_CNT_MAX; i++)
+		cr_assert_eq(after[i], want[i],
+			     "%s: counter %s went from %llu to %llu, want %llu",
+			     what, bpfrun_counter_name(i),
+			     (unsigned long long)before[i],
+			     (unsigned long long)after[i],
+			     (unsigned long long)want[i]);
+}
+
+void bpfrun_vip_stats(struct bpfrun *r, uint32_t vip_id,
+		      struct xlb_vip_stats *s)
+{
+	uint64_t v[5];
+
+	_Static_assert(sizeof(v) == sizeof(*s), "xlb_vip_stats is 5 u64");
+	percpu_sum(r, r->skel->maps.xlb_vip_stats, vip_id, v, 5);
+	memcpy(s, v, sizeof(*s));
+}
+
+void bpfrun_be_stats(struct bpfrun *r, uint32_t id, struct xlb_be_stats *s)
+{
+	uint64_t v[2];
+
+	_Static_assert(sizeof(v) == sizeof(*s), "xlb_be_stats is 2 u64");
+	percpu_sum(r, r->skel->maps.xlb_be_stats, id, v, 2);
+	memcpy(s, v, sizeof(*s));
+}
+
+bool bpfrun_ct_get(struct bpfrun *r, const struct xlb_flow_key *k,
+		   struct xlb_ct *ct)
+{
+	return !bpf_map__lookup_elem(r->skel->maps.xlb_conntrack, k, sizeof(*k),
+				     ct, sizeof(*ct), 0);
+}
+
+void bpfrun_ct_put(struct bpfrun *r, const struct xlb_flow_key *k,
+		   const struct xlb_ct *ct)
+{
+	update(r->skel->maps.xlb_conntrack, k, sizeof(*k), ct, sizeof(*ct),
+	       "conntrack");
+}
+
+void bpfrun_ct_clear(struct bpfrun *r)
+{
+	struct xlb_flow_key k, next;
+	struct bpf_map *m = r->skel->maps.xlb_conntrack;
+
+	while (!bpf_map__get_next_key(m, NULL, &next, sizeof(next))) {
+		k = next;
+		cr_assert(!bpf_map__delete_elem(m, &k, sizeof(k), 0),
+			  "clearing the connection table: %s", strerror(errno));
+	}
+}
+
+/* ---- What xlb should send --------------------------------------------- */
+
+void bpfrun_flow_of(const struct pkt_simple *s, struct xlb_flow_key *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->family = s->family == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+	memcpy(f->src, s->src, s->family == 4 ? 4 : 16);
+	memcpy(f->dst, s->dst, s->family == 4 ? 4 : 16);
+	f->proto = s->proto;
+	if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP) {
+		f->sport = htons(s->sport);
+		f->dport = htons(s->dport);
+	}
+}
+
+void bpfrun_want_encap(struct pkt *want, const uint8_t *in, size_t in_len,
+		       const struct xlb_cfg *cfg, const struct xlb_vip *vip,
+		       const struct xlb_backend *be,
+		       const struct xlb_flow_key *f)
+{
+	uint32_t hash = xlb_flow_hash(f, vip->hash_mode);
+	struct pkt_outer o = {};
+	struct pkt_view v;
+	const uint8_t *ip;
+
+	cr_assert(pkt_parse(in, in_len, &v) && v.family,
+		  "bpfrun_want_encap: input is not an IP frame");
+	ip = in + v.l3_off;
+	memcpy(o.dmac, cfg->gw_mac, 6);
+	memcpy(o.smac, cfg->if_mac, 6);
+	o.family = be->family == XLB_FAMILY_V4 ? 4 : 6;
+	o.tos = v.family == 4 ? ip[1] :
+				(uint8_t)((ip[0] & 0x0f) << 4 | ip[1] >> 4);
+	o.ttl = XLB_OUTER_TTL;
+	if (o.family == 4) {
+		uint32_t s = htonl(XLB_DERIVED_SRC4_NET |
+				   (hash & XLB_DERIVED_SRC4_MASK));
+
+		o.frag = 0x4000; /* DF */
+		memcpy(o.src, cfg->flags & XLB_CFG_F_SRC4 ? &cfg->src4 : &s, 4);
+		memcpy(o.dst, be->addr, 4);
+	} else {
+		if (cfg->flags & XLB_CFG_F_SRC6) {
+			memcpy(o.src, cfg->src6, 16);
+		} else {
+			/* 100::/64 with the hash in the last 32 bits */
+			o.src[0] = 0x01;
+			pkt_put32(o.src + 12, hash);
+		}
+		memcpy(o.dst, be->addr, 16);
+		o.flow = hash & 0xfffff;
+	}
+	if (vip->encap == XLB_ENCAP_GUE || (be->flags & XLB_BE_F_GUE)) {
+		o.udp = true;
+		o.sport = 0xc000 | (hash & 0x3fff);
+		o.dport = vip->encap == XLB_ENCAP_GUE ? ntohs(vip->gue_port) :
+							XLB_GUE_PORT_DEFAULT;
+	}
+	pkt_encap(want, in, in_len, &o);
+}
+
+void bpfrun_want_echo(struct pkt *want, const uint8_t *in, size_t in_len)
+{
+	struct pkt_view v;
+	uint8_t tmp[16], *ip, *ic;
+	size_t ilen;
+
+	cr_assert(pkt_parse(in, in_len, &v) && v.family && v.l4_off,
+		  "bpfrun_want_echo: input is not an IP frame");
+	pkt_init(want);
+	memcpy(want->data, in, in_len);
+	want->len = in_len;
+	memcpy(want->data, in + 6, 6);
+	memcpy(want->data + 6, in, 6);
+	ip = want->data + v.l3_off;
+	ic = want->data + v.l4_off;
+	ilen = pkt_ip_len(ip) - (v.l4_off - v.l3_off);
+	if (v.family == 4) {
+		memcpy(tmp, ip + 12, 4);
+		memcpy(ip + 12, ip + 16, 4);
+		memcpy(ip + 16, tmp, 4);
+		ip[8] = XLB_OUTER_TTL;
+		pkt_put16(ip + 10, 0);
+		pkt_put16(ip + 10, pkt_ip4_csum(ip, v.l3_hlen));
+		ic[0] = 0; /* echo reply */
+	} else {
+		memcpy(tmp, ip + 8, 16);
+		memcpy(ip + 8, ip + 24, 16);
+		memcpy(ip + 24, tmp, 16);
+		ip[7] = XLB_OUTER_TTL;
+		ic[0] = 129; /* echo reply */
+	}
+	pkt_put16(ic + 2, 0);
+	pkt_put16(ic + 2, pkt_l4_csum(ip, ic, ilen, v.family == 4 ? 1 : 58));
+}
+
+void bpfrun_want_too_big(struct pkt *want, const uint8_t *in, size_t in_len,
+			 uint32_t mtu)
+{
+	struct pkt_view v;
+	const uint8_t *ip;
+	size_t quote;
+	int i;
+
+	cr_assert(pkt_parse(in, in_len, &v) && v.family && v.l4_off,
+		  "bpfrun_want_too_big: input is not an IP frame");
+	ip = in + v.l3_off;
+	pkt_init(want);
+	pkt_eth(want, in + 6, in, PKT_AUTO);
+	for (i = 0; i < v.nvlan; i++)
+		pkt_vlan(want, v.vlan_tpid[i], v.vlan_tci[i], PKT_AUTO);
+	if (v.family == 4) {
+		struct pkt_ip4 o = { .ttl = XLB_OUTER_TTL, .proto = PKT_AUTO };
+
+		memcpy(&o.src, ip + 16, 4);
+		memcpy(&o.dst, ip + 12, 4);
+		pkt_ipv4(want, &o);
+		/* RFC 792: the IP header and the first 8 payload bytes;
+		 * RFC 1191: next-hop MTU in the low 16 bits */
+		pkt_icmp4(want, 3, 4, mtu & 0xffff);
+		quote = v.l3_hlen + 8;
+	} else {
+		struct pkt_ip6 o = { .hlim = XLB_OUTER_TTL,
+				     .nexthdr = PKT_AUTO };
+
+		memcpy(o.src, ip + 24, 16);
+		memcpy(o.dst, ip + 8, 16);
+		pkt_ipv6(want, &o);
+		pkt_icmp6(want, 2, 0, mtu);
+		/* xlb quotes the first 64 bytes (even), see xdp/icmp.h */
+		quote = pkt_ip_len(ip) < 64 ? pkt_ip_len(ip) : 64;
+		quote &= ~(size_t)1;
+	}
+	pkt_bytes(want, ip, quote);
+	pkt_finish(want);
+}
