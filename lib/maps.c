@@ -1,0 +1,1368 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Load, pin, sync and unload the balancer: the program and its maps under
+ * /sys/fs/bpf/xlb/<ifname>/, and the reload that writes only what differs,
+ * in an order the datapath can run through at any point. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "diff.h"
+#include "log.h"
+#include "maglev.h"
+#include "maps.h"
+#include "netlink.h"
+#include "xlb.skel.h"
+
+#define BPFFS "/sys/fs/bpf"
+
+/* Map pins: name in the object and in the pin directory, and where its fd
+ * goes in struct xlb_instance. */
+static const struct {
+	const char *name;
+	size_t off;
+} pin_maps[] = {
+	{ "xlb_cfg", offsetof(struct xlb_instance, cfg_fd) },
+	{ "xlb_vips", offsetof(struct xlb_instance, vips_fd) },
+	{ "xlb_vip_addrs", offsetof(struct xlb_instance, addrs_fd) },
+	{ "xlb_rings", offsetof(struct xlb_instance, rings_fd) },
+	{ "xlb_backends", offsetof(struct xlb_instance, backends_fd) },
+	{ "xlb_conntrack", offsetof(struct xlb_instance, ct_fd) },
+	{ "xlb_stats", offsetof(struct xlb_instance, stats_fd) },
+	{ "xlb_vip_stats", offsetof(struct xlb_instance, vip_stats_fd) },
+	{ "xlb_be_stats", offsetof(struct xlb_instance, be_stats_fd) },
+	{ "xlb_vip_meta", offsetof(struct xlb_instance, meta_fd) },
+	{ XLB_PIN_RODATA, offsetof(struct xlb_instance, rodata_fd) },
+};
+#define N_PIN_MAPS (sizeof(pin_maps) / sizeof(pin_maps[0]))
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int xlb_require_root(void)
+{
+	if (geteuid() != 0) {
+		xlb_err("must run as root (needs CAP_BPF/CAP_NET_ADMIN)\n");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* ---- Instances --------------------------------------------------------- */
+
+int xlb_instances(char names[][IF_NAMESIZE], size_t max)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	d = opendir(XLB_PIN_ROOT);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) && n < max) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		if (strlen(de->d_name) >= IF_NAMESIZE)
+			continue;
+		strcpy(names[n++], de->d_name);
+	}
+	closedir(d);
+	return (int)n;
+}
+
+int xlb_instance_pick(const char *want, char out[IF_NAMESIZE])
+{
+	char names[XLB_MAX_INSTANCES][IF_NAMESIZE];
+	char list[512] = "";
+	int n;
+
+	if (want) {
+		if (strlen(want) >= IF_NAMESIZE) {
+			xlb_err("interface name '%s' is too long\n", want);
+			return -EINVAL;
+		}
+		strcpy(out, want);
+		return 0;
+	}
+	n = xlb_instances(names, XLB_MAX_INSTANCES);
+	if (n < 0) {
+		xlb_err("cannot list %s: %s\n", XLB_PIN_ROOT, strerror(-n));
+		return n;
+	}
+	if (n == 0) {
+		xlb_err("nothing loaded (no instance under %s); run `xlbctl load -c FILE`\n",
+			XLB_PIN_ROOT);
+		return -ENOENT;
+	}
+	if (n > 1) {
+		for (int i = 0; i < n; i++) {
+			strncat(list, " ", sizeof(list) - strlen(list) - 1);
+			strncat(list, names[i],
+				sizeof(list) - strlen(list) - 1);
+		}
+		xlb_err("several instances loaded:%s; pick one with -i IFACE\n",
+			list);
+		return -EINVAL;
+	}
+	strcpy(out, names[0]);
+	return 0;
+}
+
+static int map_max_entries(int fd, uint32_t *max)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		return err;
+	*max = info.max_entries;
+	return 0;
+}
+
+/* The program on the link (any mode), 0 if none. */
+static int link_prog(int ifindex, uint32_t *id, bool *generic)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err;
+
+	*id = 0;
+	*generic = false;
+	if (!ifindex)
+		return 0;
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return err;
+	*id = q.prog_id;
+	if (!*id)
+		*id = q.skb_prog_id ? q.skb_prog_id : q.drv_prog_id;
+	*generic = q.attach_mode == XDP_ATTACHED_SKB ||
+		   (q.skb_prog_id && q.skb_prog_id == *id);
+	return 0;
+}
+
+static int read_ring_size(struct xlb_instance *in)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), key = 0;
+	void *buf;
+	int err;
+
+	err = bpf_obj_get_info_by_fd(in->rodata_fd, &info, &len);
+	if (err)
+		return err;
+	if (info.value_size <
+	    offsetof(struct xlb__rodata, ring_size) + sizeof(__u32))
+		return -EINVAL;
+	buf = calloc(1, info.value_size);
+	if (!buf)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(in->rodata_fd, &key, buf);
+	if (!err)
+		memcpy(&in->ring_size,
+		       (char *)buf + offsetof(struct xlb__rodata, ring_size),
+		       sizeof(__u32));
+	free(buf);
+	return err;
+}
+
+int xlb_instance_open(const char *ifname, struct xlb_instance *in)
+{
+	struct bpf_prog_info pinfo = {};
+	__u32 plen = sizeof(pinfo);
+	char path[PATH_MAX + 32];
+	struct stat st;
+	int err;
+
+	memset(in, 0, sizeof(*in));
+	in->prog_fd = -1;
+	for (size_t i = 0; i < N_PIN_MAPS; i++)
+		*(int *)((char *)in + pin_maps[i].off) = -1;
+	snprintf(in->ifname, sizeof(in->ifname), "%s", ifname);
+	snprintf(in->dir, sizeof(in->dir), "%s/%s", XLB_PIN_ROOT, ifname);
+	if (stat(in->dir, &st))
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/%s", in->dir, XLB_PIN_PROG);
+	in->prog_fd = bpf_obj_get(path);
+	if (in->prog_fd < 0) {
+		err = -errno;
+		xlb_err("cannot open %s: %s; the instance is incomplete, run `xlbctl unload -i %s`\n",
+			path, strerror(errno), ifname);
+		return err;
+	}
+	for (size_t i = 0; i < N_PIN_MAPS; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", in->dir,
+			 pin_maps[i].name);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			err = -errno;
+			xlb_err("cannot open %s: %s; the instance is incomplete, run `xlbctl unload -i %s`\n",
+				path, strerror(errno), ifname);
+			xlb_instance_close(in);
+			return err;
+		}
+		*(int *)((char *)in + pin_maps[i].off) = fd;
+	}
+	err = bpf_obj_get_info_by_fd(in->prog_fd, &pinfo, &plen);
+	if (!err)
+		in->prog_id = pinfo.id;
+	if (!err)
+		err = map_max_entries(in->ct_fd, &in->conntrack_size);
+	if (!err)
+		err = read_ring_size(in);
+	if (err) {
+		xlb_err("cannot read the instance on %s: %s\n", ifname,
+			strerror(-err));
+		xlb_instance_close(in);
+		return err;
+	}
+	in->ifindex = (int)if_nametoindex(ifname);
+	if (link_prog(in->ifindex, &in->attached_id, &in->generic) == 0)
+		in->attached =
+			in->attached_id && in->attached_id == in->prog_id;
+	return 0;
+}
+
+void xlb_instance_close(struct xlb_instance *in)
+{
+	if (in->prog_fd >= 0)
+		close(in->prog_fd);
+	in->prog_fd = -1;
+	for (size_t i = 0; i < N_PIN_MAPS; i++) {
+		int *fd = (int *)((char *)in + pin_maps[i].off);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+/* ---- Reading the running state ---------------------------------------- */
+
+int xlb_array_read(int fd, uint32_t n, size_t vsize, void *buf)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 *keys, out = 0, count, done = 0;
+	int err = 0;
+
+	keys = calloc(n, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	while (done < n) {
+		count = n - done;
+		err = bpf_map_lookup_batch(
+			fd, done ? &out : NULL, &out, keys + done,
+			(char *)buf + (size_t)done * vsize, &count, &opts);
+		done += count;
+		if (err)
+			break;
+	}
+	if (err == -ENOENT && done == n)
+		err = 0;
+	if (err && err != -ENOENT) {
+		/* No batch support: one element at a time. */
+		for (__u32 k = 0; k < n; k++) {
+			err = bpf_map_lookup_elem(
+				fd, &k, (char *)buf + (size_t)k * vsize);
+			if (err)
+				break;
+		}
+	} else {
+		err = 0;
+	}
+	free(keys);
+	return err;
+}
+
+static void addr_from(struct xlb_addr *a, const __be32 *w, __u8 family)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	memcpy(a->a, w, family == XLB_FAMILY_V6 ? 16 : 4);
+}
+
+static void addr_key(struct xlb_addr_key *k, const struct xlb_addr *a)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, a->a, sizeof(k->addr));
+	k->family = a->family;
+}
+
+static void vip_key(struct xlb_vip_key *k, const struct xlb_vip_cfg *v)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, v->addr.a, sizeof(k->addr));
+	k->port = htons(v->port);
+	k->proto = v->proto;
+	k->family = v->addr.family;
+}
+
+void xlb_state_free(struct xlb_state *st)
+{
+	for (size_t i = 0; i < st->cfg.n_vips; i++) {
+		free(st->cfg.vips[i].backends);
+		if (st->slot)
+			free(st->slot[i]);
+	}
+	free(st->cfg.vips);
+	free(st->vip_id);
+	free(st->slot);
+	free(st->be);
+	free(st->vip_used);
+	memset(st, 0, sizeof(*st));
+}
+
+int xlb_state_read(const struct xlb_instance *in, struct xlb_state *st)
+{
+	struct xlb_vip_meta *meta = NULL;
+	size_t *idx = NULL; /* vip_id -> index in cfg.vips */
+	__u32 key = 0;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	meta = calloc(XLB_MAX_VIPS, sizeof(*meta));
+	idx = calloc(XLB_MAX_VIPS, sizeof(*idx));
+	st->be = calloc(XLB_MAX_BACKENDS, sizeof(*st->be));
+	st->vip_used = calloc(XLB_MAX_VIPS, sizeof(*st->vip_used));
+	st->cfg.vips = calloc(XLB_MAX_VIPS, sizeof(*st->cfg.vips));
+	st->vip_id = calloc(XLB_MAX_VIPS, sizeof(*st->vip_id));
+	st->slot = calloc(XLB_MAX_VIPS, sizeof(*st->slot));
+	if (!meta || !idx || !st->be || !st->vip_used || !st->cfg.vips ||
+	    !st->vip_id || !st->slot) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = xlb_array_read(in->meta_fd, XLB_MAX_VIPS, sizeof(*meta), meta);
+	if (!err)
+		err = xlb_array_read(in->backends_fd, XLB_MAX_BACKENDS,
+				     sizeof(*st->be), st->be);
+	if (!err)
+		err = bpf_map_lookup_elem(in->cfg_fd, &key, &st->hw);
+	if (err)
+		goto out;
+
+	struct xlb_config *c = &st->cfg;
+
+	snprintf(c->interface, sizeof(c->interface), "%s", in->ifname);
+	c->mode_generic = in->generic;
+	c->maglev_table_size = in->ring_size;
+	c->conntrack_size = in->conntrack_size;
+	memcpy(c->gw_mac, st->hw.gw_mac, 6);
+	c->mtu = st->hw.mtu;
+	c->icmp_too_big = st->hw.flags & XLB_CFG_F_ICMP_TOO_BIG;
+	c->has_src4 = st->hw.flags & XLB_CFG_F_SRC4;
+	c->has_src6 = st->hw.flags & XLB_CFG_F_SRC6;
+	if (c->has_src4)
+		addr_from(&c->src4, &st->hw.src4, XLB_FAMILY_V4);
+	if (c->has_src6)
+		addr_from(&c->src6, st->hw.src6, XLB_FAMILY_V6);
+
+	for (__u32 id = 0; id < XLB_MAX_VIPS; id++) {
+		struct xlb_vip_cfg *v;
+		struct xlb_vip vip;
+		struct xlb_addr_key ak;
+		struct xlb_vip_addr va;
+
+		if (!meta[id].key.family)
+			continue;
+		st->vip_used[id] = true;
+		idx[id] = c->n_vips;
+		st->vip_id[c->n_vips] = id;
+		v = &c->vips[c->n_vips++];
+		memcpy(v->name, meta[id].name, XLB_NAME_LEN);
+		v->name[XLB_NAME_LEN - 1] = '\0';
+		addr_from(&v->addr, meta[id].key.addr, meta[id].key.family);
+		v->port = ntohs(meta[id].key.port);
+		v->proto = meta[id].key.proto;
+		v->conntrack = true;
+		v->gue_port = XLB_GUE_PORT_DEFAULT;
+		if (!bpf_map_lookup_elem(in->vips_fd, &meta[id].key, &vip)) {
+			v->conntrack = !(vip.flags & XLB_VIP_F_NO_CONNTRACK);
+			v->hash_mode = vip.hash_mode;
+			v->encap = vip.encap;
+			v->gue_port = ntohs(vip.gue_port);
+		} else {
+			xlb_warn(
+				"VIP %s (id %u) has no xlb_vips entry; it will be rewritten\n",
+				v->name, id);
+		}
+		addr_key(&ak, &v->addr);
+		if (!bpf_map_lookup_elem(in->addrs_fd, &ak, &va))
+			v->icmp_echo = va.flags & XLB_ADDR_F_ICMP_ECHO;
+	}
+	/* Backends, in slot order, to their owner VIP. */
+	size_t *cnt = calloc(XLB_MAX_VIPS, sizeof(*cnt));
+
+	if (!cnt) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (__u32 s = 0; s < XLB_MAX_BACKENDS; s++)
+		if ((st->be[s].flags & XLB_BE_F_IN_USE) &&
+		    st->be[s].vip_id < XLB_MAX_VIPS &&
+		    st->vip_used[st->be[s].vip_id])
+			cnt[st->be[s].vip_id]++;
+	for (size_t i = 0; i < c->n_vips; i++) {
+		size_t n = cnt[st->vip_id[i]];
+
+		c->vips[i].backends =
+			calloc(n ? n : 1, sizeof(*c->vips[i].backends));
+		st->slot[i] = calloc(n ? n : 1, sizeof(*st->slot[i]));
+		if (!c->vips[i].backends || !st->slot[i]) {
+			free(cnt);
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	free(cnt);
+	for (__u32 s = 0; s < XLB_MAX_BACKENDS; s++) {
+		const struct xlb_backend *b = &st->be[s];
+		struct xlb_backend_cfg *bc;
+		struct xlb_vip_cfg *v;
+		size_t i;
+
+		if (!(b->flags & XLB_BE_F_IN_USE))
+			continue;
+		if (b->vip_id >= XLB_MAX_VIPS || !st->vip_used[b->vip_id]) {
+			xlb_warn(
+				"backend slot %u names VIP id %u, which does not exist; slot left alone\n",
+				s, b->vip_id);
+			continue;
+		}
+		i = idx[b->vip_id];
+		v = &c->vips[i];
+		st->slot[i][v->n_backends] = s;
+		bc = &v->backends[v->n_backends++];
+		addr_from(&bc->addr, b->addr, b->family);
+		bc->weight = b->weight;
+		bc->state = b->state;
+		bc->gue = b->flags & XLB_BE_F_GUE;
+	}
+out:
+	free(meta);
+	free(idx);
+	if (err)
+		xlb_state_free(st);
+	return err;
+}
+
+/* ---- Sync: apply a config to the maps ---------------------------------- */
+
+/* A ring built aside, waiting to be swapped in. */
+struct new_ring {
+	__u32 vip_id;
+	int fd;
+};
+
+struct plan {
+	struct xlb_config want; /* the new config, echo normalised */
+	struct xlb_diff d;
+	__u32 *new_vip_id; /* per want.vips[i] */
+	__u32 **new_slot; /* per want.vips[i].backends[j] */
+	struct new_ring *rings;
+	size_t n_rings;
+	struct xlb_cfg hw;
+	bool hw_changed;
+};
+
+static void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n_rings; i++)
+		close(p->rings[i].fd);
+	free(p->rings);
+	if (p->new_slot)
+		for (size_t i = 0; i < p->want.n_vips; i++)
+			free(p->new_slot[i]);
+	free(p->new_slot);
+	free(p->new_vip_id);
+	free(p->want.vips);
+	xlb_diff_free(&p->d);
+}
+
+/* ICMP echo is decided per address: a VIP answers if any VIP on its
+ * address does. Normalise so the diff compares what the maps can hold. */
+static int normalise(const struct xlb_config *cfg, struct xlb_config *out)
+{
+	*out = *cfg;
+	out->vips = calloc(cfg->n_vips ? cfg->n_vips : 1, sizeof(*out->vips));
+	if (!out->vips)
+		return -ENOMEM;
+	memcpy(out->vips, cfg->vips, cfg->n_vips * sizeof(*out->vips));
+	for (size_t i = 0; i < out->n_vips; i++)
+		for (size_t j = 0; j < out->n_vips; j++)
+			if (out->vips[j].icmp_echo &&
+			    xlb_addr_eq(&out->vips[i].addr, &out->vips[j].addr))
+				out->vips[i].icmp_echo = true;
+	return 0;
+}
+
+/* A new inner map of @m slots filled by Maglev from @v's usable backends. */
+static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
+		      int *out_fd)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
+	struct xlb_maglev_backend *mb;
+	size_t len, pg = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	void *mem;
+	int fd, err;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32),
+			    sizeof(__u32), m, &o);
+	if (fd < 0) {
+		xlb_err("cannot create a ring map of %u slots for VIP %s: %s\n",
+			m, v->name, strerror(errno));
+		return -errno;
+	}
+	len = ((size_t)m * sizeof(__u32) + pg - 1) / pg * pg;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		xlb_err("cannot mmap the ring map for VIP %s: %s\n", v->name,
+			strerror(errno));
+		close(fd);
+		return err;
+	}
+	mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
+	if (!mb) {
+		munmap(mem, len);
+		close(fd);
+		return -ENOMEM;
+	}
+	for (size_t j = 0; j < v->n_backends; j++) {
+		mb[n].addr = v->backends[j].addr;
+		mb[n].id = slots[j];
+		mb[n].weight = xlb_backend_ring_weight(&v->backends[j]);
+		n++;
+	}
+	err = xlb_maglev_build(mb, n, mem, m);
+	if (err == -ENOENT) /* nothing active: every slot empty, drops */
+		err = 0;
+	free(mb);
+	munmap(mem, len);
+	if (err) {
+		xlb_err("cannot build the Maglev table of VIP %s: %s\n",
+			v->name, strerror(-err));
+		close(fd);
+		return err;
+	}
+	*out_fd = fd;
+	return 0;
+}
+
+static void mk_backend(struct xlb_backend *b, const struct xlb_backend_cfg *c,
+		       __u32 vip_id, __u32 gen)
+{
+	memset(b, 0, sizeof(*b));
+	memcpy(b->addr, c->addr.a, sizeof(b->addr));
+	b->gen = gen;
+	b->vip_id = vip_id;
+	b->weight = c->weight;
+	b->family = c->addr.family;
+	b->state = c->state;
+	b->flags = XLB_BE_F_IN_USE;
+	if (c->state != XLB_BE_STATE_DOWN)
+		b->flags |= XLB_BE_F_LIVE;
+	if (c->gue)
+		b->flags |= XLB_BE_F_GUE;
+}
+
+static __u32 next_gen(__u32 gen)
+{
+	return gen + 1 ? gen + 1 : 1;
+}
+
+static int resolve_hw(const struct xlb_config *cfg, struct xlb_cfg *hw)
+{
+	char err[256];
+	int r;
+
+	memset(hw, 0, sizeof(*hw));
+	r = xlb_nl_if_mac(cfg->interface, hw->if_mac, err, sizeof(err));
+	if (r) {
+		xlb_err("%s\n", err);
+		return r;
+	}
+	if (cfg->gw_mac_auto) {
+		r = xlb_nl_gateway_mac(cfg->interface, AF_UNSPEC, hw->gw_mac,
+				       err, sizeof(err));
+		if (r) {
+			xlb_err("gateway_mac: auto: %s (or set gateway_mac explicitly)\n",
+				err);
+			return r;
+		}
+	} else {
+		memcpy(hw->gw_mac, cfg->gw_mac, 6);
+	}
+	if (cfg->has_src4) {
+		hw->src4 = cfg->src4.a[0];
+		hw->flags |= XLB_CFG_F_SRC4;
+	}
+	if (cfg->has_src6) {
+		memcpy(hw->src6, cfg->src6.a, sizeof(hw->src6));
+		hw->flags |= XLB_CFG_F_SRC6;
+	}
+	if (cfg->icmp_too_big)
+		hw->flags |= XLB_CFG_F_ICMP_TOO_BIG;
+	hw->mtu = cfg->mtu;
+	return 0;
+}
+
+/* Everything that can fail without touching the datapath: ids, slots,
+ * MACs, and every new ring built aside. */
+static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
+		     const struct xlb_config *cfg, struct plan *p)
+{
+	__u32 next_vip = 0, next_slot = 0;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	err = normalise(cfg, &p->want);
+	if (err)
+		return err;
+	err = resolve_hw(cfg, &p->hw);
+	if (err)
+		return err;
+	p->hw_changed = memcmp(&p->hw, &st->hw, sizeof(p->hw)) != 0;
+	/* The diff compares settings on the resolved MAC. */
+	p->want.gw_mac_auto = false;
+	memcpy(p->want.gw_mac, p->hw.gw_mac, 6);
+	err = xlb_diff_compute(&st->cfg, &p->want, &p->d);
+	if (err)
+		return err;
+
+	p->new_vip_id = calloc(p->want.n_vips ? p->want.n_vips : 1,
+			       sizeof(*p->new_vip_id));
+	p->new_slot = calloc(p->want.n_vips ? p->want.n_vips : 1,
+			     sizeof(*p->new_slot));
+	p->rings = calloc(p->d.rings ? p->d.rings : 1, sizeof(*p->rings));
+	if (!p->new_vip_id || !p->new_slot || !p->rings)
+		return -ENOMEM;
+
+	/* Ids and slots come from what is free now: a removed VIP's id or
+	 * backend's slot is only released after the new state is in. */
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+		const struct xlb_vip_cfg *v;
+		__u32 *slots;
+
+		if (vd->kind == XLB_REMOVED)
+			continue;
+		v = &p->want.vips[vd->new_idx];
+		if (vd->kind == XLB_ADDED) {
+			while (next_vip < XLB_MAX_VIPS &&
+			       st->vip_used[next_vip])
+				next_vip++;
+			if (next_vip == XLB_MAX_VIPS) {
+				xlb_err("no free VIP id for %s: at most %d VIPs, counting the ones this reload removes; reload in two steps\n",
+					v->name, XLB_MAX_VIPS);
+				return -ENOSPC;
+			}
+			p->new_vip_id[vd->new_idx] = next_vip++;
+		} else {
+			p->new_vip_id[vd->new_idx] = st->vip_id[vd->old_idx];
+		}
+		slots = calloc(v->n_backends ? v->n_backends : 1,
+			       sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		p->new_slot[vd->new_idx] = slots;
+		for (size_t k = 0; k < vd->n_be; k++) {
+			const struct xlb_be_diff *bd = &vd->be[k];
+
+			if (bd->kind == XLB_REMOVED)
+				continue;
+			if (bd->kind != XLB_ADDED) {
+				slots[bd->new_idx] =
+					st->slot[vd->old_idx][bd->old_idx];
+				continue;
+			}
+			while (next_slot < XLB_MAX_BACKENDS &&
+			       (st->be[next_slot].flags & XLB_BE_F_IN_USE))
+				next_slot++;
+			if (next_slot == XLB_MAX_BACKENDS) {
+				xlb_err("no free backend slot for VIP %s: at most %d backends, counting the ones this reload removes; reload in two steps\n",
+					v->name, XLB_MAX_BACKENDS);
+				return -ENOSPC;
+			}
+			slots[bd->new_idx] = next_slot++;
+		}
+	}
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+		struct new_ring *r;
+
+		if (!vd->ring)
+			continue;
+		r = &p->rings[p->n_rings];
+		r->vip_id = p->new_vip_id[vd->new_idx];
+		err = build_ring(&p->want.vips[vd->new_idx],
+				 p->new_slot[vd->new_idx], in->ring_size,
+				 &r->fd);
+		if (err)
+			return err;
+		p->n_rings++;
+	}
+	return 0;
+}
+
+static int zero_percpu(int fd, __u32 key, size_t vsize)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	size_t sz = ((vsize + 7) / 8 * 8) * (size_t)(ncpu > 0 ? ncpu : 1);
+	void *z = calloc(1, sz);
+	int err;
+
+	if (!z)
+		return -ENOMEM;
+	err = bpf_map_update_elem(fd, &key, z, 0);
+	free(z);
+	return err;
+}
+
+#define TRY(call, ...)                                                                                \
+	do {                                                                                          \
+		err = (call);                                                                         \
+		if (err) {                                                                            \
+			xlb_err(__VA_ARGS__);                                                         \
+			xlb_err("the maps are now partly updated: fix the cause and reload again\n"); \
+			return err;                                                                   \
+		}                                                                                     \
+	} while (0)
+
+/* The writes, in the order that keeps every VIP consistent for the
+ * datapath at every step. */
+static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
+		      struct plan *p)
+{
+	struct xlb_config *w = &p->want;
+	struct xlb_backend b;
+	int err;
+
+	/* 1. Backend slots: new ones, and changes that keep or make them
+	 *    live (down ones lose LIVE only after the rings no longer name
+	 *    them). Fresh ids start with zeroed counters. */
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+
+		if (vd->kind == XLB_REMOVED)
+			continue;
+		__u32 vid = p->new_vip_id[vd->new_idx];
+
+		if (vd->kind == XLB_ADDED)
+			TRY(zero_percpu(in->vip_stats_fd, vid,
+					sizeof(struct xlb_vip_stats)),
+			    "cannot reset counters of VIP id %u: %s\n", vid,
+			    strerror(-err));
+		for (size_t k = 0; k < vd->n_be; k++) {
+			const struct xlb_be_diff *bd = &vd->be[k];
+			const struct xlb_backend_cfg *bc;
+			__u32 s;
+
+			if (bd->kind != XLB_ADDED && bd->kind != XLB_CHANGED)
+				continue;
+			bc = &w->vips[vd->new_idx].backends[bd->new_idx];
+			s = p->new_slot[vd->new_idx][bd->new_idx];
+			if (bd->kind == XLB_CHANGED &&
+			    bc->state == XLB_BE_STATE_DOWN)
+				continue;
+			if (bd->kind == XLB_ADDED) {
+				mk_backend(&b, bc, vid,
+					   next_gen(st->be[s].gen));
+				TRY(zero_percpu(in->be_stats_fd, s,
+						sizeof(struct xlb_be_stats)),
+				    "cannot reset counters of backend slot %u: %s\n",
+				    s, strerror(-err));
+			} else {
+				mk_backend(&b, bc, vid, st->be[s].gen);
+			}
+			TRY(bpf_map_update_elem(in->backends_fd, &s, &b, 0),
+			    "cannot write backend slot %u: %s\n", s,
+			    strerror(-err));
+		}
+	}
+	/* 2. Rings: one update each, atomic for the datapath. */
+	for (size_t i = 0; i < p->n_rings; i++)
+		TRY(bpf_map_update_elem(in->rings_fd, &p->rings[i].vip_id,
+					&p->rings[i].fd, 0),
+		    "cannot swap in the ring of VIP id %u: %s\n",
+		    p->rings[i].vip_id, strerror(-err));
+	/* 3. VIP entries and names, then the addresses they use. */
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+		const struct xlb_vip_cfg *v;
+		struct xlb_vip_meta m = {};
+		struct xlb_vip vip = {};
+		struct xlb_vip_key k;
+		__u32 vid;
+
+		if (vd->kind == XLB_REMOVED || vd->kind == XLB_SAME)
+			continue;
+		v = &w->vips[vd->new_idx];
+		vid = p->new_vip_id[vd->new_idx];
+		vip_key(&k, v);
+		vip.vip_id = vid;
+		vip.flags = v->conntrack ? 0 : XLB_VIP_F_NO_CONNTRACK;
+		vip.hash_mode = v->hash_mode;
+		vip.encap = v->encap;
+		vip.gue_port = htons(v->gue_port);
+		TRY(bpf_map_update_elem(in->vips_fd, &k, &vip, 0),
+		    "cannot write VIP %s: %s\n", v->name, strerror(-err));
+		snprintf(m.name, sizeof(m.name), "%s", v->name);
+		m.key = k;
+		m.ring_size = in->ring_size;
+		TRY(bpf_map_update_elem(in->meta_fd, &vid, &m, 0),
+		    "cannot write the name of VIP %s: %s\n", v->name,
+		    strerror(-err));
+	}
+	for (size_t i = 0; i < w->n_vips; i++) {
+		struct xlb_vip_addr va = {}, cur;
+		struct xlb_addr_key ak;
+		bool first = true;
+
+		for (size_t j = 0; j < i && first; j++)
+			if (xlb_addr_eq(&w->vips[j].addr, &w->vips[i].addr))
+				first = false;
+		if (!first)
+			continue;
+		for (size_t j = i; j < w->n_vips; j++)
+			if (xlb_addr_eq(&w->vips[j].addr, &w->vips[i].addr))
+				va.refs++;
+		va.flags = w->vips[i].icmp_echo ? XLB_ADDR_F_ICMP_ECHO : 0;
+		addr_key(&ak, &w->vips[i].addr);
+		if (!bpf_map_lookup_elem(in->addrs_fd, &ak, &cur) &&
+		    !memcmp(&cur, &va, sizeof(va)))
+			continue;
+		TRY(bpf_map_update_elem(in->addrs_fd, &ak, &va, 0),
+		    "cannot write the address entry of VIP %s: %s\n",
+		    w->vips[i].name, strerror(-err));
+	}
+	/* 4. Removed VIPs: entry first (no new packet finds it), then the
+	 *    ring, the name, and addresses no VIP uses any more. */
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+		const struct xlb_vip_cfg *v;
+		struct xlb_vip_meta m = {};
+		struct xlb_vip_key k;
+		__u32 vid;
+
+		if (vd->kind != XLB_REMOVED)
+			continue;
+		v = &st->cfg.vips[vd->old_idx];
+		vid = st->vip_id[vd->old_idx];
+		vip_key(&k, v);
+		err = bpf_map_delete_elem(in->vips_fd, &k);
+		if (err && err != -ENOENT)
+			TRY(err, "cannot delete VIP %s: %s\n", v->name,
+			    strerror(-err));
+		err = bpf_map_delete_elem(in->rings_fd, &vid);
+		if (err && err != -ENOENT)
+			TRY(err, "cannot delete the ring of VIP %s: %s\n",
+			    v->name, strerror(-err));
+		TRY(bpf_map_update_elem(in->meta_fd, &vid, &m, 0),
+		    "cannot clear the name of VIP %s: %s\n", v->name,
+		    strerror(-err));
+	}
+	for (size_t i = 0; i < st->cfg.n_vips; i++) {
+		const struct xlb_addr *a = &st->cfg.vips[i].addr;
+		struct xlb_addr_key ak;
+		bool used = false;
+
+		for (size_t j = 0; j < w->n_vips && !used; j++)
+			used = xlb_addr_eq(&w->vips[j].addr, a);
+		if (used)
+			continue;
+		addr_key(&ak, a);
+		err = bpf_map_delete_elem(in->addrs_fd, &ak);
+		if (err && err != -ENOENT)
+			TRY(err, "cannot delete an address entry: %s\n",
+			    strerror(-err));
+	}
+	/* 5. Backends that left: free the slot with a new generation, so
+	 *    remembered flows to them stop matching; down ones lose LIVE. */
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+
+		for (size_t k = 0; k < vd->n_be; k++) {
+			const struct xlb_be_diff *bd = &vd->be[k];
+			__u32 s;
+
+			if (bd->kind == XLB_REMOVED) {
+				s = st->slot[vd->old_idx][bd->old_idx];
+				memset(&b, 0, sizeof(b));
+				b.gen = next_gen(st->be[s].gen);
+			} else if (bd->kind == XLB_CHANGED &&
+				   w->vips[vd->new_idx]
+						   .backends[bd->new_idx]
+						   .state ==
+					   XLB_BE_STATE_DOWN) {
+				s = p->new_slot[vd->new_idx][bd->new_idx];
+				mk_backend(&b,
+					   &w->vips[vd->new_idx]
+						    .backends[bd->new_idx],
+					   p->new_vip_id[vd->new_idx],
+					   st->be[s].gen);
+			} else {
+				continue;
+			}
+			TRY(bpf_map_update_elem(in->backends_fd, &s, &b, 0),
+			    "cannot write backend slot %u: %s\n", s,
+			    strerror(-err));
+		}
+	}
+	/* 6. Global settings. */
+	if (p->hw_changed) {
+		__u32 zero = 0;
+
+		TRY(bpf_map_update_elem(in->cfg_fd, &zero, &p->hw, 0),
+		    "cannot write xlb_cfg: %s\n", strerror(-err));
+	}
+	return 0;
+}
+
+static int lock_root(void)
+{
+	int fd;
+
+	if (mkdir(XLB_PIN_ROOT, 0700) && errno != EEXIST) {
+		xlb_err("cannot create %s: %s\n", XLB_PIN_ROOT,
+			strerror(errno));
+		return -errno;
+	}
+	fd = open(XLB_PIN_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		xlb_err("cannot open %s: %s\n", XLB_PIN_ROOT, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX)) {
+		xlb_err("cannot lock %s: %s\n", XLB_PIN_ROOT, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static void count_cfg(const struct xlb_config *cfg, struct xlb_sync_report *r)
+{
+	r->n_vips = cfg->n_vips;
+	r->n_backends = 0;
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		r->n_backends += cfg->vips[i].n_backends;
+}
+
+/* Sync @cfg into the open instance. @t0: start of the command. */
+static int sync_instance(const struct xlb_instance *in,
+			 const struct xlb_config *cfg, bool check_fixed,
+			 double t0, struct xlb_sync_report *rep)
+{
+	struct xlb_state st;
+	struct plan p;
+	char why[1024];
+	double t1;
+	int err;
+
+	err = xlb_state_read(in, &st);
+	if (err) {
+		xlb_err("cannot read the running state from %s: %s\n", in->dir,
+			strerror(-err));
+		return err;
+	}
+	if (check_fixed && xlb_diff_fixed(&st.cfg, cfg, why, sizeof(why))) {
+		xlb_err("%s\n", why);
+		xlb_state_free(&st);
+		return -EINVAL;
+	}
+	err = plan_make(in, &st, cfg, &p);
+	if (err) {
+		if (err == -ENOMEM)
+			xlb_err("out of memory while preparing the update\n");
+		xlb_err("nothing was changed\n");
+		goto out;
+	}
+	t1 = now_ms();
+	err = plan_apply(in, &st, &p);
+	if (rep) {
+		xlb_diff_summary(&p.d, rep->summary, sizeof(rep->summary));
+		rep->ms_apply = now_ms() - t1;
+		rep->ms = now_ms() - t0;
+		count_cfg(cfg, rep);
+	}
+out:
+	plan_free(&p);
+	xlb_state_free(&st);
+	return err;
+}
+
+/* Room for one fd per ring built aside (up to XLB_MAX_VIPS at once). */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return;
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
+int xlb_reload(const struct xlb_config *cfg, int mode,
+	       struct xlb_sync_report *rep)
+{
+	struct xlb_config c = *cfg;
+	struct xlb_instance in;
+	double t0 = now_ms();
+	int lock, err;
+
+	err = xlb_require_root();
+	if (err)
+		return err;
+	raise_nofile();
+	lock = lock_root();
+	if (lock < 0)
+		return lock;
+	err = xlb_instance_open(cfg->interface, &in);
+	if (err == -ENOENT) {
+		xlb_err("nothing loaded on %s; run `xlbctl load -c %s` first\n",
+			cfg->interface, cfg->path);
+		goto out;
+	}
+	if (err)
+		goto out;
+	if (!in.attached)
+		xlb_warn(
+			"the program is not attached to %s (attached: %u); updating the maps anyway\n",
+			in.ifname, in.attached_id);
+	if (mode >= 0)
+		c.mode_generic = mode;
+	err = sync_instance(&in, &c, true, t0, rep);
+	xlb_instance_close(&in);
+out:
+	close(lock);
+	return err;
+}
+
+/* ---- Load and unload ---------------------------------------------------- */
+
+static int ensure_bpffs(void)
+{
+	struct statfs s;
+
+	if (!statfs(BPFFS, &s) && s.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
+		xlb_err("%s is not a bpf filesystem and mounting one failed: %s; run `mount -t bpf bpf %s`\n",
+			BPFFS, strerror(errno), BPFFS);
+		return -errno;
+	}
+	return 0;
+}
+
+static void prog_name(__u32 id, char *buf, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd;
+
+	snprintf(buf, len, "?");
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		snprintf(buf, len, "%s", info.name);
+	close(fd);
+}
+
+static int rm_dir(const char *dir)
+{
+	struct dirent *de;
+	char p[PATH_MAX + 300];
+	int err = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (unlink(p) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) && !err)
+		err = -errno;
+	return err;
+}
+
+static int pin_all(struct xlb *skel, const char *dir)
+{
+	char p[PATH_MAX + 32];
+	struct bpf_map *m;
+	int err;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, XLB_PIN_PROG);
+	err = bpf_program__pin(skel->progs.xlb_main, p);
+	if (!err)
+		err = chmod(p, 0600) ? -errno : 0;
+	for (size_t i = 0; !err && i < N_PIN_MAPS; i++) {
+		m = i == N_PIN_MAPS - 1 ? skel->maps.rodata :
+					  bpf_object__find_map_by_name(
+						  skel->obj, pin_maps[i].name);
+		if (!m) {
+			xlb_err("the object has no map %s: xlb.bpf.o and xlbctl do not match\n",
+				pin_maps[i].name);
+			return -ENOENT;
+		}
+		snprintf(p, sizeof(p), "%s/%s", dir, pin_maps[i].name);
+		err = bpf_map__pin(m, p);
+		if (!err)
+			err = chmod(p, 0600) ? -errno : 0;
+	}
+	if (err)
+		xlb_err("cannot pin %s: %s\n", p, strerror(-err));
+	return err;
+}
+
+static int attach(int prog_fd, int ifindex, const char *ifname, bool generic)
+{
+	enum xdp_attach_mode mode = generic ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	struct xdp_program *xp;
+	char msg[256];
+	int err;
+
+	xp = xdp_program__from_fd(prog_fd);
+	err = libxdp_get_error(xp);
+	if (err) {
+		libxdp_strerror(err, msg, sizeof(msg));
+		xlb_err("libxdp cannot use the loaded program: %s\n", msg);
+		return err;
+	}
+	err = xdp_program__attach(xp, ifindex, mode, 0);
+	xdp_program__close(xp);
+	if (!err)
+		return 0;
+	libxdp_strerror(err, msg, sizeof(msg));
+	if (!generic && (err == -EOPNOTSUPP || err == -EINVAL))
+		xlb_err("cannot attach to %s in native mode: %s; the driver may not support XDP: try --mode generic\n",
+			ifname, msg);
+	else
+		xlb_err("cannot attach to %s (%s mode): %s\n", ifname,
+			generic ? "generic" : "native", msg);
+	return err;
+}
+
+int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
+	     struct xlb_sync_report *rep)
+{
+	struct xlb_config c = *cfg;
+	double t0 = now_ms();
+	struct xlb_instance in = { .prog_fd = -1 };
+	char dir[PATH_MAX], name[64];
+	struct xlb *skel = NULL;
+	bool generic, gen_now;
+	__u32 cur;
+	int lock, ifindex, err;
+
+	err = xlb_require_root();
+	if (err)
+		return err;
+	raise_nofile();
+	if (opts && opts->mode >= 0)
+		c.mode_generic = opts->mode;
+	generic = c.mode_generic;
+	ifindex = (int)if_nametoindex(c.interface);
+	if (!ifindex) {
+		xlb_err("interface %s (from %s) does not exist\n", c.interface,
+			c.path);
+		return -ENODEV;
+	}
+	err = ensure_bpffs();
+	if (err)
+		return err;
+	lock = lock_root();
+	if (lock < 0)
+		return lock;
+	snprintf(dir, sizeof(dir), "%s/%s", XLB_PIN_ROOT, c.interface);
+	if (!access(dir, F_OK)) {
+		xlb_err("xlb is already loaded on %s (%s); use `xlbctl reload -c FILE` or `xlbctl unload -i %s`\n",
+			c.interface, dir, c.interface);
+		err = -EEXIST;
+		goto out_lock;
+	}
+	err = link_prog(ifindex, &cur, &gen_now);
+	if (err) {
+		xlb_err("cannot query XDP on %s: %s\n", c.interface,
+			strerror(-err));
+		goto out_lock;
+	}
+	if (cur) {
+		prog_name(cur, name, sizeof(name));
+		xlb_err("%s already has XDP program id %u attached (name %s); run `xlbctl unload -i %s` or detach it\n",
+			c.interface, cur, name, c.interface);
+		err = -EBUSY;
+		goto out_lock;
+	}
+
+	skel = xlb__open();
+	if (!skel) {
+		err = -errno;
+		xlb_err("cannot open the BPF object: %s\n", strerror(errno));
+		goto out_lock;
+	}
+	skel->rodata->ring_size = c.maglev_table_size;
+	err = bpf_map__set_max_entries(bpf_map__inner_map(skel->maps.xlb_rings),
+				       c.maglev_table_size);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.xlb_conntrack,
+					       c.conntrack_size);
+	if (err) {
+		xlb_err("cannot size the maps: %s\n", strerror(-err));
+		goto out_skel;
+	}
+	err = xlb__load(skel);
+	if (err) {
+		xlb_err("the kernel refused the program or its maps: %s%s\n",
+			strerror(-err),
+			xlb_log_verbose() ?
+				"" :
+				" (run with -v for the verifier log)");
+		goto out_skel;
+	}
+	if (mkdir(dir, 0700)) {
+		err = -errno;
+		xlb_err("cannot create %s: %s\n", dir, strerror(errno));
+		goto out_skel;
+	}
+	err = pin_all(skel, dir);
+	if (err)
+		goto out_pins;
+	err = xlb_instance_open(c.interface, &in);
+	if (err)
+		goto out_pins;
+	/* Fill the maps before attaching: the program never runs on a
+	 * half-made configuration. */
+	err = sync_instance(&in, &c, false, t0, rep);
+	if (err)
+		goto out_pins;
+	err = attach(in.prog_fd, ifindex, c.interface, generic);
+	if (err)
+		goto out_pins;
+	if (rep)
+		rep->ms = now_ms() - t0;
+	xlb_instance_close(&in);
+	xlb__destroy(skel);
+	close(lock);
+	return 0;
+out_pins:
+	xlb_instance_close(&in);
+	rm_dir(dir);
+out_skel:
+	xlb__destroy(skel);
+out_lock:
+	close(lock);
+	return err;
+}
+
+static int detach(const struct xlb_instance *in)
+{
+	struct xdp_program *xp;
+	char msg[256];
+	int err;
+
+	xp = xdp_program__from_fd(in->prog_fd);
+	err = libxdp_get_error(xp);
+	if (!err) {
+		err = xdp_program__detach(
+			xp, in->ifindex,
+			in->generic ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
+		xdp_program__close(xp);
+	}
+	if (err) {
+		/* libxdp could not: detach exactly our program by fd. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = in->prog_fd);
+		__u32 flags =
+			XDP_FLAGS_REPLACE |
+			(in->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		libxdp_strerror(err, msg, sizeof(msg));
+		xlb_dbg("libxdp detach failed (%s), using bpf_xdp_detach\n",
+			msg);
+		err = bpf_xdp_detach(in->ifindex, flags, &o);
+	}
+	if (err)
+		xlb_err("cannot detach the program from %s: %s\n", in->ifname,
+			strerror(-err));
+	return err;
+}
+
+int xlb_unload(const char *ifname, bool *nothing)
+{
+	struct xlb_instance in;
+	char dir[PATH_MAX];
+	int lock, err;
+
+	*nothing = false;
+	err = xlb_require_root();
+	if (err)
+		return err;
+	snprintf(dir, sizeof(dir), "%s/%s", XLB_PIN_ROOT, ifname);
+	if (access(dir, F_OK)) {
+		*nothing = true;
+		return 0;
+	}
+	lock = lock_root();
+	if (lock < 0)
+		return lock;
+	err = xlb_instance_open(ifname, &in);
+	if (err == -ENOENT) {
+		*nothing = true;
+		err = 0;
+		goto out;
+	}
+	if (!err) {
+		if (in.attached)
+			err = detach(&in);
+		else if (in.attached_id)
+			xlb_warn(
+				"%s has another XDP program (id %u) attached, not ours: left alone\n",
+				ifname, in.attached_id);
+		xlb_instance_close(&in);
+		if (err)
+			goto out;
+	} else {
+		xlb_warn("removing the incomplete instance %s\n", dir);
+	}
+	err = rm_dir(dir);
+	if (err)
+		xlb_err("cannot remove %s: %s\n", dir, strerror(-err));
+	rmdir(XLB_PIN_ROOT); /* only if it is now empty */
+out:
+	close(lock);
+	return err;
+}
