@@ -15,10 +15,10 @@
 struct xlb_stats_sample {
 	double t; /* CLOCK_MONOTONIC, seconds */
 	int ncpu; /* possible CPUs */
-	uint64_t global[XLB_CNT_MAX];
+	__u64 global[XLB_CNT_MAX];
 	struct xlb_vip_stats *vip; /* XLB_MAX_VIPS, summed over CPUs */
 	struct xlb_be_stats *be; /* XLB_MAX_BACKENDS, summed */
-	uint64_t *global_cpu; /* ncpu * XLB_CNT_MAX, or NULL */
+	__u64 *global_cpu; /* ncpu * XLB_CNT_MAX, or NULL */
 	struct xlb_vip_stats *vip_cpu; /* ncpu * XLB_MAX_VIPS, or NULL */
 	struct xlb_be_stats *be_cpu; /* ncpu * XLB_MAX_BACKENDS, or NULL */
 };
