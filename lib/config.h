@@ -72,11 +72,16 @@ struct xlb_diag {
 /**
  * xlb_config_load - read and validate an xlb YAML file
  * @path: file to read
- * @cfg:  filled on success (free with xlb_config_free)
- * @diag: every problem found, with positions (free with xlb_diag_free)
+ * @cfg:  filled on success (free with xlb_config_free); on failure it is
+ *        left empty (freeing it again is harmless)
+ * @diag: every problem found, with positions (free with xlb_diag_free);
+ *        initialised by this call, may be NULL. Messages are sorted by
+ *        position and read "FILE:LINE:COL: error: what; what to do".
  *
  * Returns 0 if the file is valid, -EINVAL if it has errors (all in @diag),
- * or another -errno if it cannot be read (also described in @diag).
+ * or another -errno if it cannot be read (also described in @diag):
+ * -ENOENT/-EACCES/..., -EISDIR (a directory), -ENODEV (another
+ * non-regular file), -EFBIG (over 16 MiB).
  */
 int xlb_config_load(const char *path, struct xlb_config *cfg,
 		    struct xlb_diag *diag);
@@ -86,6 +91,14 @@ int xlb_config_parse(const char *name, const char *buf, size_t len,
 void xlb_config_free(struct xlb_config *cfg);
 void xlb_diag_free(struct xlb_diag *diag);
 void xlb_diag_print(const struct xlb_diag *diag, FILE *out);
+
+/**
+ * xlb_config_check_file - what `xlbctl check FILE` does
+ *
+ * Loads @path and prints every message to @out, or, if it is valid,
+ * "FILE: ok: N VIPs, M backends". Returns 0 if valid, 1 if not.
+ */
+int xlb_config_check_file(const char *path, FILE *out);
 
 /* Formatting helpers shared by ctl and tests. */
 int xlb_addr_parse(const char *s, struct xlb_addr *out);
