@@ -29,12 +29,26 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* A ring map: same type, sizes and flags as the datapath's inner map
+ * template, or the kernel refuses it in xlb_rings. */
+static int ring_create(uint32_t ring_size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_test_ring", sizeof(__u32),
+			    sizeof(__u32), ring_size, &opts);
+	cr_assert(fd >= 0, "creating a ring map of %u slots: %s", ring_size,
+		  strerror(errno));
+	return fd;
+}
+
 void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 {
-	struct bpf_map *inner;
-	int err;
+	int err, fd;
 
 	memset(r, 0, sizeof(*r));
+	r->tmpl_fd = -1;
 	r->ring_size = ring_size;
 	libbpf_set_print(print_fn);
 	cr_assert(geteuid() == 0,
@@ -50,11 +64,14 @@ void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 		  "%s; rebuild the BPF object",
 		  XLB_BPF_DIR, strerror(errno));
 	r->skel->rodata->ring_size = ring_size;
-	inner = bpf_map__inner_map(r->skel->maps.xlb_rings);
-	cr_assert(inner, "xlb_rings has no inner map template in the object");
-	err = bpf_map__set_max_entries(inner, ring_size);
-	cr_assert(!err, "setting the ring size %u: %s", ring_size,
+	/* libbpf 1.1 crashes in bpf_map__set_max_entries() on the inner map
+	 * template (it has no object); give xlb_rings a template map of the
+	 * right size instead, as the kernel only compares the two. */
+	fd = ring_create(ring_size);
+	err = bpf_map__set_inner_map_fd(r->skel->maps.xlb_rings, fd);
+	cr_assert(!err, "setting the ring template (%u slots): %s", ring_size,
 		  strerror(-err));
+	r->tmpl_fd = fd;
 	err = bpf_map__set_max_entries(r->skel->maps.xlb_conntrack,
 				       BPFRUN_CONNTRACK_SIZE);
 	cr_assert(!err, "setting the conntrack size: %s", strerror(-err));
@@ -70,9 +87,13 @@ void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 
 void bpfrun_close(struct bpfrun *r)
 {
-	if (r->skel)
-		xlb__destroy(r->skel);
+	if (!r->skel)
+		return; /* never opened */
+	xlb__destroy(r->skel);
 	r->skel = NULL;
+	if (r->tmpl_fd >= 0)
+		close(r->tmpl_fd);
+	r->tmpl_fd = -1;
 }
 
 /* bpf_map__update_elem checks key and value sizes against the map. */
@@ -151,16 +172,9 @@ bool bpfrun_get_vip(struct bpfrun *r, const struct xlb_vip_key *k,
 
 void bpfrun_set_ring(struct bpfrun *r, uint32_t vip_id, const uint32_t *slots)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
 	__u32 i;
-	int fd;
+	int fd = ring_create(r->ring_size);
 
-	/* Same type, sizes and flags as the inner map template: the kernel
-	 * refuses anything else in an ARRAY_OF_MAPS. */
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_test_ring", sizeof(__u32),
-			    sizeof(__u32), r->ring_size, &opts);
-	cr_assert(fd >= 0, "creating a ring map of %u slots: %s", r->ring_size,
-		  strerror(errno));
 	for (i = 0; i < r->ring_size; i++)
 		cr_assert(!bpf_map_update_elem(fd, &i, &slots[i], BPF_ANY),
 			  "filling ring slot %u: %s", i, strerror(errno));
@@ -399,10 +413,9 @@ void bpfrun_flow_of(const struct pkt_simple *s, struct xlb_flow_key *f)
 	}
 }
 
-void bpfrun_want_encap(struct pkt *want, const uint8_t *in, size_t in_len,
-		       const struct xlb_cfg *cfg, const struct xlb_vip *vip,
-		       const struct xlb_backend *be,
-		       const struct xlb_flow_key *f)
+void bpfrun_outer(struct pkt_outer *op, const uint8_t *in, size_t in_len,
+		  const struct xlb_cfg *cfg, const struct xlb_vip *vip,
+		  const struct xlb_backend *be, const struct xlb_flow_key *f)
 {
 	uint32_t hash = xlb_flow_hash(f, vip->hash_mode);
 	struct pkt_outer o = {};
@@ -442,6 +455,17 @@ void bpfrun_want_encap(struct pkt *want, const uint8_t *in, size_t in_len,
 		o.dport = vip->encap == XLB_ENCAP_GUE ? ntohs(vip->gue_port) :
 							XLB_GUE_PORT_DEFAULT;
 	}
+	*op = o;
+}
+
+void bpfrun_want_encap(struct pkt *want, const uint8_t *in, size_t in_len,
+		       const struct xlb_cfg *cfg, const struct xlb_vip *vip,
+		       const struct xlb_backend *be,
+		       const struct xlb_flow_key *f)
+{
+	struct pkt_outer o;
+
+	bpfrun_outer(&o, in, in_len, cfg, vip, be, f);
 	pkt_encap(want, in, in_len, &o);
 }
 
@@ -519,4 +543,33 @@ void bpfrun_want_too_big(struct pkt *want, const uint8_t *in, size_t in_len,
 	}
 	pkt_bytes(want, ip, quote);
 	pkt_finish(want);
+}
+
+/* ---- Building the maps' contents from text ---------------------------- */
+
+struct xlb_vip_key bpfrun_vip_key(const char *addr, uint16_t port,
+				  uint8_t proto)
+{
+	struct xlb_vip_key k = {};
+	uint8_t a[16];
+
+	k.family = pkt_addr(addr, a) == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+	memcpy(k.addr, a, 16);
+	k.port = htons(port);
+	k.proto = proto;
+	return k;
+}
+
+struct xlb_backend bpfrun_backend(const char *addr, uint32_t gen, uint8_t flags)
+{
+	struct xlb_backend b = {};
+	uint8_t a[16];
+
+	b.family = pkt_addr(addr, a) == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+	memcpy(b.addr, a, 16);
+	b.gen = gen;
+	b.weight = 100;
+	b.flags = flags;
+	b.state = XLB_BE_STATE_ACTIVE;
+	return b;
 }

@@ -23,6 +23,7 @@ struct bpfrun {
 	struct xlb *skel;
 	int prog_fd;
 	uint32_t ring_size;
+	int tmpl_fd; /* inner map template of xlb_rings */
 	int ncpus; /* possible CPUs: per-CPU map values come in this many */
 };
 
@@ -89,14 +90,28 @@ void bpfrun_ct_put(struct bpfrun *r, const struct xlb_flow_key *k,
 		   const struct xlb_ct *ct);
 void bpfrun_ct_clear(struct bpfrun *r);
 
+/* ---- Building the maps' contents from text -------------------------- */
+
+/* A VIP key for "addr", @port (host order), @proto. */
+struct xlb_vip_key bpfrun_vip_key(const char *addr, uint16_t port,
+				  uint8_t proto);
+/* A backend at "addr" with @gen and @flags (weight 100, state active). */
+struct xlb_backend bpfrun_backend(const char *addr, uint32_t gen,
+				  uint8_t flags);
+
 /* ---- What xlb should send ------------------------------------------
  * Built from the contract with the test's own packet builder and
  * checksums, never from the datapath's code. */
 
 /* The client-side flow of a pkt_simple packet. */
 void bpfrun_flow_of(const struct pkt_simple *s, struct xlb_flow_key *f);
-/* Frame @in of flow @f, of @vip, encapsulated toward @be under @cfg:
- * outer source, flow label and GUE source port from the flow hash. */
+/* The outer headers xlb puts on flow @f of @vip toward @be under @cfg:
+ * outer source, flow label and GUE source port from the flow hash; TOS
+ * from frame @in. */
+void bpfrun_outer(struct pkt_outer *o, const uint8_t *in, size_t in_len,
+		  const struct xlb_cfg *cfg, const struct xlb_vip *vip,
+		  const struct xlb_backend *be, const struct xlb_flow_key *f);
+/* Frame @in encapsulated as bpfrun_outer() says. */
 void bpfrun_want_encap(struct pkt *want, const uint8_t *in, size_t in_len,
 		       const struct xlb_cfg *cfg, const struct xlb_vip *vip,
 		       const struct xlb_backend *be,

@@ -3,6 +3,8 @@
  * from the RFCs, sharing no code with the datapath it checks. */
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <criterion/criterion.h>
 
 #include "pkt.h"
@@ -380,7 +382,9 @@ void pkt_finish(struct pkt *p)
 		case PKT_L_TCP:
 		case PKT_L_UDP:
 		case PKT_L_ICMP6: {
-			int co = l->kind == PKT_L_TCP ? 16 : 2;
+			int co = l->kind == PKT_L_TCP ? 16 :
+				 l->kind == PKT_L_UDP ? 6 :
+							2;
 
 			pkt_put16(h + co, 0);
 			if (l->flags & PKT_F_NO_CSUM)
@@ -590,6 +594,16 @@ size_t pkt_hexdiff(FILE *f, const uint8_t *got, size_t got_len,
 
 /* ---- Composite builders ----------------------------------------------- */
 
+int pkt_addr(const char *s, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	if (inet_pton(AF_INET, s, a) == 1)
+		return 4;
+	cr_assert(inet_pton(AF_INET6, s, a) == 1,
+		  "test address \"%s\" is neither IPv4 nor IPv6", s);
+	return 6;
+}
+
 void pkt_simple(struct pkt *p, const struct pkt_simple *s)
 {
 	int i;
@@ -695,4 +709,124 @@ void pkt_encap(struct pkt *out, const uint8_t *in, size_t in_len,
 	cr_assert(out->len + i <= PKT_MAX, "pkt_encap: result too long");
 	memcpy(out->data + out->len, in + v.l3_off + ilen, i);
 	out->len += i;
+}
+
+/* Format 16 address bytes (or 4) for a message. */
+static const char *ntop(int family, const uint8_t *a, char *buf)
+{
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, a, buf, INET6_ADDRSTRLEN);
+	return buf;
+}
+
+void pkt_assert_outer(const uint8_t *got, size_t got_len, const uint8_t *in,
+		      size_t in_len, const struct pkt_outer *o)
+{
+	char b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
+	struct pkt_view iv, gv;
+	size_t ilen, olen, pad, ohl = o->family == 4 ? IP4_LEN : IP6_LEN;
+	uint8_t ttl = o->ttl ? o->ttl : 64;
+	const uint8_t *ip, *inner;
+	int i;
+
+	cr_assert(pkt_parse(in, in_len, &iv) && iv.family,
+		  "input is not an IP frame");
+	ilen = pkt_ip_len(in + iv.l3_off);
+	pad = in_len - iv.l3_off - ilen;
+	olen = ohl + (o->udp ? UDP_LEN : 0) + ilen;
+
+	cr_assert(pkt_parse(got, got_len, &gv), "output headers truncated");
+	cr_assert(!memcmp(got, o->dmac, 6), "outer Ethernet dst is not gw_mac");
+	cr_assert(!memcmp(got + 6, o->smac, 6),
+		  "outer Ethernet src is not if_mac");
+	cr_assert_eq(gv.nvlan, iv.nvlan, "VLAN tags: got %d, want %d", gv.nvlan,
+		     iv.nvlan);
+	for (i = 0; i < iv.nvlan; i++) {
+		cr_assert_eq(gv.vlan_tpid[i], iv.vlan_tpid[i],
+			     "VLAN %d TPID 0x%04x, want 0x%04x", i,
+			     gv.vlan_tpid[i], iv.vlan_tpid[i]);
+		cr_assert_eq(gv.vlan_tci[i], iv.vlan_tci[i],
+			     "VLAN %d TCI 0x%04x, want 0x%04x", i,
+			     gv.vlan_tci[i], iv.vlan_tci[i]);
+	}
+	cr_assert_eq(gv.ethertype, o->family == 4 ? 0x0800 : 0x86dd,
+		     "outer ethertype 0x%04x for an IPv%d outer header",
+		     gv.ethertype, o->family);
+	cr_assert_eq(gv.l3_off, iv.l3_off, "outer IP header at %zu, want %zu",
+		     gv.l3_off, iv.l3_off);
+	cr_assert_eq(got_len, gv.l3_off + olen + pad,
+		     "frame length %zu, want %zu (outer %zu + inner %zu + "
+		     "padding %zu)",
+		     got_len, gv.l3_off + olen + pad, ohl, ilen, pad);
+	ip = got + gv.l3_off;
+
+	if (o->family == 4) {
+		cr_assert_eq(ip[0], 0x45, "outer version/IHL 0x%02x, want 0x45",
+			     ip[0]);
+		cr_assert_eq(ip[1], o->tos, "outer TOS 0x%02x, want 0x%02x",
+			     ip[1], o->tos);
+		cr_assert_eq(pkt_get16(ip + 2), olen,
+			     "outer tot_len %u, want %zu", pkt_get16(ip + 2),
+			     olen);
+		cr_assert_eq(pkt_get16(ip + 4), o->ip_id,
+			     "outer id 0x%04x, want 0x%04x", pkt_get16(ip + 4),
+			     o->ip_id);
+		cr_assert_eq(pkt_get16(ip + 6), o->frag,
+			     "outer frag_off 0x%04x, want 0x%04x",
+			     pkt_get16(ip + 6), o->frag);
+		cr_assert_eq(ip[8], ttl, "outer TTL %u, want %u", ip[8], ttl);
+		cr_assert_eq(ip[9],
+			     o->udp ? P_UDP :
+				      (iv.family == 4 ? P_IPIP : P_IPV6),
+			     "outer protocol %u", ip[9]);
+		cr_assert_eq(pkt_ip4_csum(ip, IP4_LEN), 0,
+			     "outer IPv4 header checksum 0x%04x is wrong",
+			     pkt_get16(ip + 10));
+		cr_assert(!memcmp(ip + 12, o->src, 4), "outer src %s, want %s",
+			  ntop(4, ip + 12, b1), ntop(4, o->src, b2));
+		cr_assert(!memcmp(ip + 16, o->dst, 4), "outer dst %s, want %s",
+			  ntop(4, ip + 16, b1), ntop(4, o->dst, b2));
+	} else {
+		uint32_t w = pkt_get32(ip);
+
+		cr_assert_eq(w >> 28, 6, "outer version %u, want 6", w >> 28);
+		cr_assert_eq((w >> 20) & 0xff, o->tos,
+			     "outer traffic class 0x%02x, want 0x%02x",
+			     (w >> 20) & 0xff, o->tos);
+		cr_assert_eq(w & 0xfffff, o->flow,
+			     "outer flow label 0x%05x, want 0x%05x",
+			     w & 0xfffff, o->flow);
+		cr_assert_eq(pkt_get16(ip + 4), olen - IP6_LEN,
+			     "outer payload length %u, want %zu",
+			     pkt_get16(ip + 4), olen - IP6_LEN);
+		cr_assert_eq(ip[6],
+			     o->udp ? P_UDP :
+				      (iv.family == 4 ? P_IPIP : P_IPV6),
+			     "outer next header %u", ip[6]);
+		cr_assert_eq(ip[7], ttl, "outer hop limit %u, want %u", ip[7],
+			     ttl);
+		cr_assert(!memcmp(ip + 8, o->src, 16), "outer src %s, want %s",
+			  ntop(6, ip + 8, b1), ntop(6, o->src, b2));
+		cr_assert(!memcmp(ip + 24, o->dst, 16), "outer dst %s, want %s",
+			  ntop(6, ip + 24, b1), ntop(6, o->dst, b2));
+	}
+	inner = ip + ohl;
+	if (o->udp) {
+		cr_assert_eq(pkt_get16(inner), o->sport,
+			     "GUE UDP source port %u, want %u",
+			     pkt_get16(inner), o->sport);
+		cr_assert_eq(pkt_get16(inner + 2), o->dport,
+			     "GUE UDP destination port %u, want %u",
+			     pkt_get16(inner + 2), o->dport);
+		cr_assert_eq(pkt_get16(inner + 4), UDP_LEN + ilen,
+			     "GUE UDP length %u, want %zu",
+			     pkt_get16(inner + 4), UDP_LEN + ilen);
+		cr_assert_eq(pkt_get16(inner + 6), 0,
+			     "GUE UDP checksum 0x%04x, want 0 (none)",
+			     pkt_get16(inner + 6));
+		inner += UDP_LEN;
+	}
+	cr_assert(!memcmp(inner, in + iv.l3_off, ilen + pad),
+		  "inner packet (%zu bytes from offset %zu) is not the input "
+		  "IP packet byte for byte",
+		  ilen + pad, (size_t)(inner - got));
 }

@@ -183,6 +183,10 @@ struct pkt_simple {
 	uint16_t frag; /* IPv4 frag field, host order */
 };
 
+/* Parse a textual IPv4/IPv6 address into @a (16 bytes, IPv4 in the first
+ * 4, rest zero). Returns 4 or 6; fails the test on a typo. */
+int pkt_addr(const char *s, uint8_t a[16]);
+
 /* Build @s into @p, finished. */
 void pkt_simple(struct pkt *p, const struct pkt_simple *s);
 
@@ -206,6 +210,12 @@ struct pkt_outer {
  * follow the whole packet unchanged. Fails the test if @in is not IP. */
 void pkt_encap(struct pkt *out, const uint8_t *in, size_t in_len,
 	       const struct pkt_outer *o);
+/* Check frame @got against the encapsulation of @in described by @o, one
+ * field at a time (MACs, VLAN tags, ethertype, every outer IP and UDP field,
+ * checksum recomputed here), then the inner packet and any padding byte for
+ * byte. Fails the test at the first difference, naming the field. */
+void pkt_assert_outer(const uint8_t *got, size_t got_len, const uint8_t *in,
+		      size_t in_len, const struct pkt_outer *o);
 /* Length of the IP packet at @ip by its header (IPv4 tot_len, IPv6
  * 40 + payload length). */
 size_t pkt_ip_len(const uint8_t *ip);
