@@ -219,7 +219,16 @@ static int usage(const char *help, const char *fmt, const char *arg)
 		fprintf(stderr, fmt, arg);
 		fprintf(stderr, "\n");
 	}
-	fprintf(stderr, "%s", help);
+	/* The SYNOPSIS block of the command's help, not all of it. */
+	const char *syn = strstr(help, "SYNOPSIS\n"), *end;
+
+	if (syn) {
+		syn += strlen("SYNOPSIS\n");
+		end = strstr(syn, "\n\n");
+		fprintf(stderr, "usage:\n%.*s\n", (int)(end ? end - syn : 0),
+			syn);
+	}
+	fprintf(stderr, "(--help for the whole text)\n");
 	return EXIT_USAGE;
 }
 
@@ -771,7 +780,7 @@ static void stats_json_one(const struct xlb_state *st,
 	const struct xlb_config *c = &st->cfg;
 	char a[96];
 
-	printf("{\"global\": {");
+	printf("\"global\": {");
 	for (unsigned int r = 0; r < XLB_CNT_MAX; r++)
 		printf("%s\"%s\": %llu", r ? ", " : "", xlb_counter_name(r),
 		       cpu < 0 ? s->global[r] :
@@ -809,19 +818,19 @@ static void stats_json_one(const struct xlb_state *st,
 static void stats_json(const struct xlb_state *st,
 		       const struct xlb_stats_sample *s, bool per_cpu)
 {
+	printf("{");
 	stats_json_one(st, s, -1);
 	if (per_cpu) {
-		/* Same object, then "per_cpu": [ {cpu, global, vips}, ... ] */
-		printf("\b, \"per_cpu\": [");
+		/* The same members for each CPU. */
+		printf(", \"per_cpu\": [");
 		for (int k = 0; k < s->ncpu; k++) {
-			printf("%s{\"cpu\": %d, \"counters\": ", k ? ", " : "",
-			       k);
+			printf("%s{\"cpu\": %d, ", k ? ", " : "", k);
 			stats_json_one(st, s, k);
 			printf("}");
 		}
-		printf("]}");
+		printf("]");
 	}
-	printf("\n");
+	printf("}\n");
 }
 
 static void prom_head(const char *name, const char *help)

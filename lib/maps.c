@@ -521,22 +521,32 @@ static int normalise(const struct xlb_config *cfg, struct xlb_config *out)
 	return 0;
 }
 
+/* An empty ring (inner) map of @m slots: same type, sizes and flags as
+ * the program's template, or the outer map refuses it. */
+static int ring_map_create(__u32 m)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32),
+			    sizeof(__u32), m, &o);
+	return fd < 0 ? -errno : fd;
+}
+
 /* A new inner map of @m slots filled by Maglev from @v's usable backends. */
 static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
 		      int *out_fd)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
 	struct xlb_maglev_backend *mb;
 	size_t len, pg = (size_t)sysconf(_SC_PAGESIZE), n = 0;
 	void *mem;
 	int fd, err;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32),
-			    sizeof(__u32), m, &o);
+	fd = ring_map_create(m);
 	if (fd < 0) {
 		xlb_err("cannot create a ring map of %u slots for VIP %s: %s\n",
-			m, v->name, strerror(errno));
-		return -errno;
+			m, v->name, strerror(-fd));
+		return fd;
 	}
 	len = ((size_t)m * sizeof(__u32) + pg - 1) / pg * pg;
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -611,7 +621,7 @@ static int resolve_hw(const struct xlb_config *cfg, struct xlb_cfg *hw)
 		r = xlb_nl_gateway_mac(cfg->interface, AF_UNSPEC, hw->gw_mac,
 				       err, sizeof(err));
 		if (r) {
-			xlb_err("gateway_mac: auto: %s (or set gateway_mac explicitly)\n",
+			xlb_err("gateway_mac: auto: %s\n",
 				err);
 			return r;
 		}
@@ -1186,8 +1196,8 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	char dir[PATH_MAX], name[64];
 	struct xlb *skel = NULL;
 	bool generic, gen_now;
+	int lock, ifindex, err, tmpl_fd = -1;
 	__u32 cur;
-	int lock, ifindex, err;
 
 	err = xlb_require_root();
 	if (err)
@@ -1236,8 +1246,13 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 		goto out_lock;
 	}
 	skel->rodata->ring_size = c.maglev_table_size;
-	err = bpf_map__set_max_entries(bpf_map__inner_map(skel->maps.xlb_rings),
-				       c.maglev_table_size);
+	/* libbpf 1.1 crashes in bpf_map__set_max_entries() on an inner map
+	 * (its obj pointer is NULL): give the outer map a template of the
+	 * right size instead. */
+	tmpl_fd = ring_map_create(c.maglev_table_size);
+	err = tmpl_fd < 0 ?
+		      tmpl_fd :
+		      bpf_map__set_inner_map_fd(skel->maps.xlb_rings, tmpl_fd);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.xlb_conntrack,
 					       c.conntrack_size);
@@ -1277,6 +1292,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 		rep->ms = now_ms() - t0;
 	xlb_instance_close(&in);
 	xlb__destroy(skel);
+	close(tmpl_fd);
 	close(lock);
 	return 0;
 out_pins:
@@ -1284,6 +1300,8 @@ out_pins:
 	rm_dir(dir);
 out_skel:
 	xlb__destroy(skel);
+	if (tmpl_fd >= 0)
+		close(tmpl_fd);
 out_lock:
 	close(lock);
 	return err;
