@@ -17,8 +17,7 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt,
 {
 	if (!log_verbose)
 		return 0;
-	fprintf(stderr, "libbpf: ");
-	return vfprintf(stderr, fmt, ap);
+	return vfprintf(stderr, fmt, ap); /* already "libbpf: ..." */
 }
 
 static int libxdp_print(enum libxdp_print_level lvl, const char *fmt,
@@ -26,8 +25,7 @@ static int libxdp_print(enum libxdp_print_level lvl, const char *fmt,
 {
 	if (!log_verbose)
 		return 0;
-	fprintf(stderr, "libxdp: ");
-	return vfprintf(stderr, fmt, ap);
+	return vfprintf(stderr, fmt, ap); /* already "libxdp: ..." */
 }
 
 void xlb_log_init(const char *prog, bool verbose)

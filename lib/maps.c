@@ -32,6 +32,10 @@
 #include "xlb.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
+/* The kernel's "operation not supported" (not in the uapi errno.h). */
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
 
 /* Map pins: name in the object and in the pin directory, and where its fd
  * goes in struct xlb_instance. */
@@ -621,8 +625,7 @@ static int resolve_hw(const struct xlb_config *cfg, struct xlb_cfg *hw)
 		r = xlb_nl_gateway_mac(cfg->interface, AF_UNSPEC, hw->gw_mac,
 				       err, sizeof(err));
 		if (r) {
-			xlb_err("gateway_mac: auto: %s\n",
-				err);
+			xlb_err("gateway_mac: auto: %s\n", err);
 			return r;
 		}
 	} else {
@@ -764,12 +767,71 @@ static int zero_percpu(int fd, __u32 key, size_t vsize)
 		}                                                                                     \
 	} while (0)
 
+/* Each ARRAY_OF_MAPS update waits for an RCU grace period (the kernel
+ * makes sure no program still uses the old inner map when it returns);
+ * a batch update waits once for all of them (Linux >= 6.8). */
+static int swap_rings(const struct xlb_instance *in, const struct plan *p)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 *keys, n = (__u32)p->n_rings;
+	int *fds, err;
+
+	if (!n)
+		return 0;
+	keys = calloc(n, sizeof(*keys));
+	fds = calloc(n, sizeof(*fds));
+	if (!keys || !fds) {
+		free(keys);
+		free(fds);
+		return -ENOMEM;
+	}
+	for (__u32 i = 0; i < n; i++) {
+		keys[i] = p->rings[i].vip_id;
+		fds[i] = p->rings[i].fd;
+	}
+	err = bpf_map_update_batch(in->rings_fd, keys, fds, &n, &o);
+	if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
+		xlb_dbg("batch update of xlb_rings refused (%s); one by one\n",
+			strerror(-err));
+		err = 0;
+		for (__u32 i = 0; i < p->n_rings && !err; i++)
+			err = bpf_map_update_elem(in->rings_fd, &keys[i],
+						  &fds[i], 0);
+	}
+	free(keys);
+	free(fds);
+	return err;
+}
+
+/* Delete the rings of removed VIPs: one grace period for all, as above. */
+static int drop_rings(const struct xlb_instance *in, __u32 *ids, __u32 n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 cnt = n;
+	int err;
+
+	if (!n)
+		return 0;
+	err = bpf_map_delete_batch(in->rings_fd, ids, &cnt, &o);
+	if (!err)
+		return 0;
+	xlb_dbg("batch delete in xlb_rings refused (%s); one by one\n",
+		strerror(-err));
+	for (__u32 i = 0; i < n; i++) {
+		err = bpf_map_delete_elem(in->rings_fd, &ids[i]);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	return 0;
+}
+
 /* The writes, in the order that keeps every VIP consistent for the
  * datapath at every step. */
 static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 		      struct plan *p)
 {
 	struct xlb_config *w = &p->want;
+	__u32 gone[XLB_MAX_VIPS], n_gone = 0;
 	struct xlb_backend b;
 	int err;
 
@@ -816,11 +878,8 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 		}
 	}
 	/* 2. Rings: one update each, atomic for the datapath. */
-	for (size_t i = 0; i < p->n_rings; i++)
-		TRY(bpf_map_update_elem(in->rings_fd, &p->rings[i].vip_id,
-					&p->rings[i].fd, 0),
-		    "cannot swap in the ring of VIP id %u: %s\n",
-		    p->rings[i].vip_id, strerror(-err));
+	TRY(swap_rings(in, p), "cannot swap in the new rings: %s\n",
+	    strerror(-err));
 	/* 3. VIP entries and names, then the addresses they use. */
 	for (size_t i = 0; i < p->d.n_vips; i++) {
 		const struct xlb_vip_diff *vd = &p->d.vips[i];
@@ -889,14 +948,13 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 		if (err && err != -ENOENT)
 			TRY(err, "cannot delete VIP %s: %s\n", v->name,
 			    strerror(-err));
-		err = bpf_map_delete_elem(in->rings_fd, &vid);
-		if (err && err != -ENOENT)
-			TRY(err, "cannot delete the ring of VIP %s: %s\n",
-			    v->name, strerror(-err));
+		gone[n_gone++] = vid;
 		TRY(bpf_map_update_elem(in->meta_fd, &vid, &m, 0),
 		    "cannot clear the name of VIP %s: %s\n", v->name,
 		    strerror(-err));
 	}
+	TRY(drop_rings(in, gone, n_gone),
+	    "cannot delete the rings of removed VIPs: %s\n", strerror(-err));
 	for (size_t i = 0; i < st->cfg.n_vips; i++) {
 		const struct xlb_addr *a = &st->cfg.vips[i].addr;
 		struct xlb_addr_key ak;
