@@ -111,6 +111,7 @@ void bpfrun_set_cfg(struct bpfrun *r, const struct xlb_cfg *cfg)
 	__u32 k = 0;
 
 	update(r->skel->maps.xlb_cfg, &k, sizeof(k), cfg, sizeof(*cfg), "cfg");
+	r->cfg = *cfg;
 }
 
 void bpfrun_add_vip(struct bpfrun *r, const struct xlb_vip_key *k,
@@ -572,4 +573,95 @@ struct xlb_backend bpfrun_backend(const char *addr, uint32_t gen, uint8_t flags)
 	b.flags = flags;
 	b.state = XLB_BE_STATE_ACTIVE;
 	return b;
+}
+
+/* ---- Expectations from the model -------------------------------------- */
+
+void bpfrun_flow_of_frame(const uint8_t *in, size_t in_len,
+			  struct xlb_flow_key *f)
+{
+	struct pkt_view v;
+	size_t alen;
+
+	cr_assert(pkt_parse(in, in_len, &v) && v.family,
+		  "bpfrun_flow_of_frame: not an IP frame");
+	memset(f, 0, sizeof(*f));
+	f->family = v.family == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+	alen = v.family == 4 ? 4 : 16;
+	memcpy(f->src, in + v.l3_off + (v.family == 4 ? 12 : 8), alen);
+	memcpy(f->dst, in + v.l3_off + (v.family == 4 ? 16 : 24), alen);
+	f->proto = v.proto;
+	if ((v.proto == IPPROTO_TCP || v.proto == IPPROTO_UDP) &&
+	    v.l4_off + 4 <= in_len) {
+		memcpy(&f->sport, in + v.l4_off, 2);
+		memcpy(&f->dport, in + v.l4_off + 2, 2);
+	}
+}
+
+bool bpfrun_model(struct bpfrun *r, const struct xlb_flow_key *f,
+		  struct xlb_vip *vip, uint32_t *be_id, struct xlb_backend *be)
+{
+	struct xlb_vip_key k = {};
+
+	memcpy(k.addr, f->dst, sizeof(k.addr));
+	k.port = f->dport;
+	k.proto = f->proto;
+	k.family = f->family;
+	if (!bpfrun_get_vip(r, &k, vip)) {
+		k.port = 0;
+		if (!bpfrun_get_vip(r, &k, vip))
+			return false;
+	}
+	*be_id = bpfrun_ring_slot(r, vip->vip_id,
+				  xlb_flow_hash(f, vip->hash_mode) %
+					  r->ring_size);
+	if (*be_id != XLB_MAGLEV_EMPTY)
+		bpfrun_get_backend(r, *be_id, be);
+	return true;
+}
+
+void bpfrun_expect_fwd(struct bpfrun *r, const char *what, const uint8_t *in,
+		       size_t in_len, uint32_t be_id, unsigned int counter)
+{
+	uint64_t before[XLB_CNT_MAX], after[XLB_CNT_MAX];
+	unsigned int cnt[] = { counter, XLB_CNT_MAX };
+	static uint8_t out[PKT_MAX];
+	struct xlb_backend be;
+	struct xlb_flow_key f;
+	struct pkt_outer o;
+	struct xlb_vip vip;
+	struct pkt want;
+	uint32_t id;
+	size_t n;
+
+	bpfrun_flow_of_frame(in, in_len, &f);
+	cr_assert(bpfrun_model(r, &f, &vip, &id, &be),
+		  "%s: test setup: no VIP for this flow", what);
+	if (be_id != UINT32_MAX) {
+		id = be_id;
+		bpfrun_get_backend(r, id, &be);
+	}
+	cr_assert_neq(id, XLB_MAGLEV_EMPTY,
+		      "%s: test setup: the ring slot is empty", what);
+	bpfrun_outer(&o, in, in_len, &r->cfg, &vip, &be, &f);
+	pkt_encap(&want, in, in_len, &o);
+	bpfrun_counters(r, before);
+	n = bpfrun_expect(r, what, in, in_len, XDP_TX, want.data, want.len,
+			  out);
+	pkt_assert_outer(out, n, in, in_len, &o);
+	bpfrun_counters(r, after);
+	bpfrun_assert_counted(what, before, after, cnt);
+}
+
+void bpfrun_expect_verdict(struct bpfrun *r, const char *what,
+			   const uint8_t *in, size_t in_len, int action,
+			   unsigned int counter)
+{
+	uint64_t before[XLB_CNT_MAX], after[XLB_CNT_MAX];
+	unsigned int cnt[] = { counter, XLB_CNT_MAX };
+
+	bpfrun_counters(r, before);
+	bpfrun_expect(r, what, in, in_len, action, NULL, 0, NULL);
+	bpfrun_counters(r, after);
+	bpfrun_assert_counted(what, before, after, cnt);
 }

@@ -25,6 +25,7 @@ struct bpfrun {
 	uint32_t ring_size;
 	int tmpl_fd; /* inner map template of xlb_rings */
 	int ncpus; /* possible CPUs: per-CPU map values come in this many */
+	struct xlb_cfg cfg; /* as last written by bpfrun_set_cfg() */
 };
 
 /* Load xlb.bpf.o with @ring_size slots per ring (a prime). Fails the test
@@ -122,6 +123,27 @@ void bpfrun_want_echo(struct pkt *want, const uint8_t *in, size_t in_len);
  * @in, announcing @mtu. */
 void bpfrun_want_too_big(struct pkt *want, const uint8_t *in, size_t in_len,
 			 uint32_t mtu);
+
+/* The client-side flow of frame @in (ports 0 for ICMP). Fails the test if
+ * @in is not IP. */
+void bpfrun_flow_of_frame(const uint8_t *in, size_t in_len,
+			  struct xlb_flow_key *f);
+/* What the maps say flow @f gets, worked out in user space from the same
+ * maps and xlb_flow_hash (connection table not consulted): the VIP (exact
+ * port, then port 0) into @vip, the ring's backend id and entry. Returns
+ * false if no VIP matches. */
+bool bpfrun_model(struct bpfrun *r, const struct xlb_flow_key *f,
+		  struct xlb_vip *vip, uint32_t *be_id, struct xlb_backend *be);
+/* Run frame @in, expect XDP_TX to the backend bpfrun_model() picks for its
+ * flow (or to backend @be_id if not UINT32_MAX), the exact bytes (checked
+ * whole and field by field) and exactly @counter (and RX) counted. */
+void bpfrun_expect_fwd(struct bpfrun *r, const char *what, const uint8_t *in,
+		       size_t in_len, uint32_t be_id, unsigned int counter);
+/* Run frame @in, expect @action, exactly @counter (and RX) counted, and
+ * for XDP_PASS the frame unchanged. */
+void bpfrun_expect_verdict(struct bpfrun *r, const char *what,
+			   const uint8_t *in, size_t in_len, int action,
+			   unsigned int counter);
 
 /* "XDP_TX" etc. */
 const char *bpfrun_action_name(int action);
