@@ -146,8 +146,8 @@ int xlb_maglev_build(const struct xlb_maglev_backend *be, size_t n,
 {
 	struct mb *v = NULL;
 	struct turn *heap = NULL;
-	uint64_t *used =
-		NULL; /* slot taken: m bits stay in cache, m words not */
+	/* Taken slots as bits: m bits stay in cache, m words do not. */
+	uint64_t *used = NULL;
 	uint32_t live = 0;
 	int err = 0;
 
@@ -202,9 +202,11 @@ int xlb_maglev_build(const struct xlb_maglev_backend *be, size_t n,
 
 		/* The walk visits every slot (m prime), and one is free. */
 		while (used[b->pos / 64] & 1ULL << b->pos % 64) {
-			b->pos += b->skip;
-			if (b->pos >= m)
-				b->pos -= m;
+			/* pos + skip, mod m, without overflowing 32 bits */
+			if (b->pos >= m - b->skip)
+				b->pos -= m - b->skip;
+			else
+				b->pos += b->skip;
 		}
 		used[b->pos / 64] |= 1ULL << b->pos % 64;
 		table[b->pos] = b->id;
