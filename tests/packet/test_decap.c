@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The backend decapsulator (xdp/decap.bpf.c) through BPF_PROG_TEST_RUN:
+ * every encapsulation xlb produces comes out as the exact inner frame,
+ * everything else passes untouched, and each case hits its counter. */
+#include <string.h>
+
+#include <arpa/inet.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <criterion/criterion.h>
+
+#include "decap.skel.h"
+#include "decap_abi.h"
+#include "log.h"
+#include "pkt.h"
+#include "xlb_abi.h"
+
+static const uint8_t rmac[6] = { 0x02, 0, 0, 0, 0x21, 0x01 }; /* router */
+static const uint8_t bmac[6] = { 0x02, 0, 0, 0, 0x21, 0x02 }; /* backend */
+
+static struct decap *skel;
+
+/* An IPv4 address in network order, for struct pkt_ip4. */
+static uint32_t addr4(const char *s)
+{
+	uint8_t b[16];
+	uint32_t v;
+
+	cr_assert_eq(pkt_addr(s, b), 4, "bad IPv4 address %s", s);
+	memcpy(&v, b, 4);
+	return v;
+}
+
+/* Open and load the object; @gue_port 0 keeps the default, @only_local
+ * restricts decapsulation to decap_local. */
+static void load(uint16_t gue_port, uint8_t only_local)
+{
+	int err;
+
+	xlb_log_init("test_decap", false);
+	skel = decap__open();
+	cr_assert_not_null(skel,
+			   "cannot open decap.bpf.o's skeleton (build it: "
+			   "cmake --build BUILD --target decap_skel)");
+	if (gue_port)
+		skel->rodata->gue_port = gue_port;
+	skel->rodata->only_local = only_local;
+	err = decap__load(skel);
+	cr_assert_eq(err, 0,
+		     "cannot load decap.bpf.o: %s (run as root with bpffs)",
+		     strerror(-err));
+}
+
+static void setup(void)
+{
+	load(0, 0);
+}
+
+static void teardown(void)
+{
+	decap__destroy(skel);
+	skel = NULL;
+}
+
+TestSuite(decap, .fini = teardown);
+
+static uint64_t counter(unsigned int idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[ncpu], sum = 0;
+	int err;
+
+	err = bpf_map__lookup_elem(skel->maps.decap_stats, &idx, sizeof(idx), v,
+				   sizeof(v), 0);
+	cr_assert_eq(err, 0, "reading decap_stats[%u]: %s", idx,
+		     strerror(-err));
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+/**
+ * run - run @in once; assert the verdict is XDP_PASS, the output equals
+ * @want (or @in when @want is NULL) and counter @cnt grew by exactly one.
+ */
+static void run(const char *what, const struct pkt *in, const struct pkt *want,
+		unsigned int cnt)
+{
+	uint8_t out[PKT_MAX];
+	const uint8_t *w = want ? want->data : in->data;
+	size_t wlen = want ? want->len : in->len;
+	uint64_t before[DECAP_CNT_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
+	int err;
+
+	for (unsigned int i = 0; i < DECAP_CNT_MAX; i++)
+		before[i] = counter(i);
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xlb_decap),
+				     &opts);
+	cr_assert_eq(err, 0, "%s: test run failed: %s", what, strerror(-err));
+	cr_assert_eq(opts.retval, XDP_PASS, "%s: verdict %u, want XDP_PASS",
+		     what, opts.retval);
+	if (opts.data_size_out != wlen || memcmp(out, w, wlen)) {
+		pkt_hexdiff(stderr, out, opts.data_size_out, w, wlen);
+		cr_assert_fail("%s: output differs from the %s (diff above)",
+			       what, want ? "inner frame" : "input");
+	}
+	for (unsigned int i = 0; i < DECAP_CNT_MAX; i++)
+		cr_assert_eq(counter(i) - before[i], i == cnt ? 1 : 0,
+			     "%s: counter %u grew by %llu", what, i,
+			     (unsigned long long)(counter(i) - before[i]));
+}
+
+/* A client's packet as the backend's stack must see it: the outer frame's
+ * MACs (router -> backend), any VLAN tags, the client's IP packet. */
+static void inner(struct pkt *p, int family, uint8_t proto, int nvlan)
+{
+	struct pkt_simple s = { .family = family,
+				.proto = proto,
+				.sport = 40001,
+				.dport = 80,
+				.payload = 200,
+				.tos = 0x10 };
+
+	memcpy(s.dmac, bmac, 6);
+	memcpy(s.smac, rmac, 6);
+	pkt_addr(family == 4 ? "10.100.1.2" : "fd00:100:1::2", s.src);
+	pkt_addr(family == 4 ? "10.0.0.10" : "fd00:a::10", s.dst);
+	s.nvlan = nvlan;
+	for (int i = 0; i < nvlan; i++) {
+		s.vlan_tpid[i] = i == 0 && nvlan == 2 ? 0x88a8 : 0x8100;
+		s.vlan_tci[i] = 100 + i;
+	}
+	pkt_simple(p, &s);
+}
+
+/* What xlb sends toward a backend of @family: outer from a derived
+ * source, optionally UDP to @gue_dport. */
+static void outer(struct pkt_outer *o, int family, uint16_t gue_dport)
+{
+	memset(o, 0, sizeof(*o));
+	memcpy(o->dmac, bmac, 6);
+	memcpy(o->smac, rmac, 6);
+	o->family = family;
+	pkt_addr(family == 4 ? "172.16.3.4" : "100::1234", o->src);
+	pkt_addr(family == 4 ? "10.1.1.2" : "fd00:1:1::2", o->dst);
+	o->frag = family == 4 ? 0x4000 : 0; /* DF, as xlb sets */
+	o->flow = 0x12345;
+	if (gue_dport) {
+		o->udp = true;
+		o->sport = 0xc123;
+		o->dport = gue_dport;
+	}
+}
+
+static void check(const char *what, int in_family, uint8_t proto,
+		  int out_family, uint16_t gue_dport, int nvlan,
+		  unsigned int cnt)
+{
+	static struct pkt in, enc;
+	struct pkt_outer o;
+
+	inner(&in, in_family, proto, nvlan);
+	outer(&o, out_family, gue_dport);
+	pkt_encap(&enc, in.data, in.len, &o);
+	run(what, &enc, &in, cnt);
+}
+
+Test(decap, ipip, .init = setup)
+{
+	check("IPv4 TCP in IPv4", 4, 6, 4, 0, 0, DECAP_CNT_IPIP);
+	check("IPv4 UDP in IPv4", 4, 17, 4, 0, 0, DECAP_CNT_IPIP);
+}
+
+Test(decap, ip6ip6, .init = setup)
+{
+	check("IPv6 TCP in IPv6", 6, 6, 6, 0, 0, DECAP_CNT_IP6IP6);
+	check("IPv6 UDP in IPv6", 6, 17, 6, 0, 0, DECAP_CNT_IP6IP6);
+}
+
+Test(decap, four_in_six, .init = setup)
+{
+	check("IPv4 TCP in IPv6", 4, 6, 6, 0, 0, DECAP_CNT_4IN6);
+}
+
+Test(decap, six_in_four, .init = setup)
+{
+	check("IPv6 TCP in IPv4", 6, 6, 4, 0, 0, DECAP_CNT_6IN4);
+}
+
+Test(decap, gue, .init = setup)
+{
+	check("GUE: IPv4 in UDP/IPv4", 4, 6, 4, 6080, 0, DECAP_CNT_GUE4);
+	check("GUE: IPv6 in UDP/IPv4", 6, 17, 4, 6080, 0, DECAP_CNT_GUE4);
+	check("GUE: IPv4 in UDP/IPv6", 4, 17, 6, 6080, 0, DECAP_CNT_GUE6);
+	check("GUE: IPv6 in UDP/IPv6", 6, 6, 6, 6080, 0, DECAP_CNT_GUE6);
+}
+
+Test(decap, vlan_tags_kept, .init = setup)
+{
+	check("IPIP, one 802.1Q tag", 4, 6, 4, 0, 1, DECAP_CNT_IPIP);
+	check("IP6IP6, 802.1ad + 802.1Q", 6, 6, 6, 0, 2, DECAP_CNT_IP6IP6);
+	check("GUE/IPv6, 802.1ad + 802.1Q", 4, 17, 6, 6080, 2, DECAP_CNT_GUE6);
+}
+
+/* An outer IPv4 header with options (IHL 6): all of it goes. */
+Test(decap, ipip_outer_options, .init = setup)
+{
+	static const uint8_t nop4[4] = { 1, 1, 1, 0 }; /* NOP NOP NOP EOL */
+	static struct pkt in, enc;
+	struct pkt_ip4 ip = { .proto = 4, .opts = nop4, .opts_len = 4 };
+	const struct pkt_layer *l3;
+
+	inner(&in, 4, 6, 0);
+	ip.src = addr4("172.16.0.1");
+	ip.dst = addr4("10.1.1.2");
+	pkt_init(&enc);
+	pkt_eth(&enc, bmac, rmac, PKT_AUTO);
+	pkt_ipv4(&enc, &ip);
+	l3 = pkt_find(&in, PKT_L_IP4, 0);
+	pkt_bytes(&enc, in.data + l3->off, in.len - l3->off);
+	pkt_finish(&enc);
+	cr_assert_eq(enc.data[14], 0x46, "builder did not make IHL 6");
+	run("IPIP with outer options", &enc, &in, DECAP_CNT_IPIP);
+}
+
+/* ---- passed untouched ---------------------------------------------------- */
+
+Test(decap, plain_traffic_untouched, .init = setup)
+{
+	static struct pkt p;
+
+	inner(&p, 4, 6, 0);
+	run("plain IPv4 TCP", &p, NULL, DECAP_CNT_PASS_OTHER);
+	inner(&p, 6, 17, 1);
+	run("plain IPv6 UDP, tagged", &p, NULL, DECAP_CNT_PASS_OTHER);
+}
+
+Test(decap, non_ip_untouched, .init = setup)
+{
+	static struct pkt p;
+	static const uint8_t arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 };
+
+	pkt_init(&p);
+	pkt_eth(&p, bmac, rmac, 0x0806);
+	pkt_bytes(&p, arp, sizeof(arp));
+	pkt_finish(&p);
+	run("ARP", &p, NULL, DECAP_CNT_PASS_OTHER);
+}
+
+Test(decap, udp_other_port_untouched, .init = setup)
+{
+	static struct pkt in, enc;
+	struct pkt_outer o;
+
+	inner(&in, 4, 6, 0);
+	outer(&o, 4, 6081);
+	pkt_encap(&enc, in.data, in.len, &o);
+	run("IPv4 in UDP to 6081", &enc, NULL, DECAP_CNT_PASS_OTHER);
+}
+
+/* UDP to the GUE port whose payload is not an IP header (a GUE header
+ * with C bit, or any other traffic): not ours to strip. */
+Test(decap, gue_port_non_ip_payload_untouched, .init = setup)
+{
+	static struct pkt p;
+	struct pkt_ip4 ip = { .proto = PKT_AUTO };
+
+	ip.src = addr4("172.16.0.1");
+	ip.dst = addr4("10.1.1.2");
+	pkt_init(&p);
+	pkt_eth(&p, bmac, rmac, PKT_AUTO);
+	pkt_ipv4(&p, &ip);
+	pkt_udp(&p, 50000, 6080, 0);
+	pkt_payload(&p, 64, 0x00);
+	p.data[14 + 20 + 8] = 0x00; /* version 0: not IP */
+	pkt_finish(&p);
+	run("UDP to 6080, payload not IP", &p, NULL, DECAP_CNT_PASS_OTHER);
+}
+
+/* IPIP whose payload is shorter than an IPv4 header, or has the wrong
+ * version: passed (the kernel drops or handles it), not stripped. */
+Test(decap, bad_inner_untouched, .init = setup)
+{
+	static struct pkt p, in, enc;
+	struct pkt_ip4 ip = { .proto = 4 };
+	struct pkt_outer o;
+
+	ip.src = addr4("172.16.0.1");
+	ip.dst = addr4("10.1.1.2");
+	pkt_init(&p);
+	pkt_eth(&p, bmac, rmac, PKT_AUTO);
+	pkt_ipv4(&p, &ip);
+	pkt_payload(&p, 12, 0x45);
+	pkt_finish(&p);
+	run("IPIP, 12-byte payload", &p, NULL, DECAP_CNT_PASS_BAD_INNER);
+
+	/* IPv6 inside, but the outer says IPIP (4) */
+	inner(&in, 6, 6, 0);
+	outer(&o, 4, 0);
+	pkt_encap(&enc, in.data, in.len, &o);
+	enc.data[14 + 9] = 4;
+	enc.data[14 + 10] = enc.data[14 + 11] = 0;
+	pkt_put16(enc.data + 14 + 10, pkt_ip4_csum(enc.data + 14, 20));
+	run("proto 4 carrying IPv6", &enc, NULL, DECAP_CNT_PASS_BAD_INNER);
+}
+
+Test(decap, outer_fragment_untouched, .init = setup)
+{
+	static struct pkt in, enc;
+	struct pkt_outer o;
+
+	inner(&in, 4, 6, 0);
+	outer(&o, 4, 0);
+	o.frag = 0x2000; /* MF: first fragment */
+	pkt_encap(&enc, in.data, in.len, &o);
+	run("IPIP, first fragment", &enc, NULL, DECAP_CNT_PASS_OTHER);
+	o.frag = 0x0010; /* offset 128 bytes, last fragment */
+	pkt_encap(&enc, in.data, in.len, &o);
+	run("IPIP, later fragment", &enc, NULL, DECAP_CNT_PASS_OTHER);
+}
+
+Test(decap, truncated_headers_untouched, .init = setup)
+{
+	static struct pkt in, enc;
+	struct pkt_outer o;
+
+	inner(&in, 4, 6, 0);
+	outer(&o, 6, 0);
+	pkt_encap(&enc, in.data, in.len, &o);
+	enc.len = 14 + 30; /* IPv6 header cut short */
+	run("truncated outer IPv6", &enc, NULL, DECAP_CNT_PASS_OTHER);
+	outer(&o, 4, 6080);
+	pkt_encap(&enc, in.data, in.len, &o);
+	enc.len = 14 + 20 + 4; /* UDP header cut short */
+	run("truncated UDP", &enc, NULL, DECAP_CNT_PASS_OTHER);
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+Test(decap, extra_gue_port_from_map, .init = setup)
+{
+	static struct pkt in, enc;
+	struct pkt_outer o;
+	uint16_t port = htons(7777);
+	uint8_t one = 1;
+
+	inner(&in, 4, 6, 0);
+	outer(&o, 4, 7777);
+	pkt_encap(&enc, in.data, in.len, &o);
+	run("GUE to 7777, not configured", &enc, NULL, DECAP_CNT_PASS_OTHER);
+	cr_assert_eq(bpf_map__update_elem(skel->maps.decap_gue_ports, &port,
+					  sizeof(port), &one, sizeof(one), 0),
+		     0);
+	run("GUE to 7777 in decap_gue_ports", &enc, &in, DECAP_CNT_GUE4);
+}
+
+Test(decap, gue_port_setting)
+{
+	static struct pkt in, enc;
+	struct pkt_outer o;
+
+	load(5555, 0);
+	inner(&in, 6, 6, 0);
+	outer(&o, 6, 6080);
+	pkt_encap(&enc, in.data, in.len, &o);
+	run("GUE to 6080 with gue_port 5555", &enc, NULL, DECAP_CNT_PASS_OTHER);
+	outer(&o, 6, 5555);
+	pkt_encap(&enc, in.data, in.len, &o);
+	run("GUE to 5555 with gue_port 5555", &enc, &in, DECAP_CNT_GUE6);
+}
+
+Test(decap, only_local)
+{
+	static struct pkt in, enc;
+	struct xlb_addr_key k = { .family = XLB_FAMILY_V6 };
+	struct pkt_outer o;
+	uint8_t one = 1;
+
+	load(0, 1);
+	inner(&in, 4, 6, 0);
+	outer(&o, 6, 0);
+	pkt_encap(&enc, in.data, in.len, &o);
+	run("4in6 to a non-local address", &enc, NULL,
+	    DECAP_CNT_PASS_NOT_LOCAL);
+	pkt_addr("fd00:1:1::2", (uint8_t *)k.addr);
+	cr_assert_eq(bpf_map__update_elem(skel->maps.decap_local, &k, sizeof(k),
+					  &one, sizeof(one), 0),
+		     0);
+	run("4in6 to a local address", &enc, &in, DECAP_CNT_4IN6);
+}
