@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Connection table: established flows survive ring changes, SYNs are not
+ * remembered, removed backends (generation bump, LIVE cleared) re-hash,
+ * per-VIP counters. */
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <netinet/in.h>
+
+#include <criterion/criterion.h>
+
+#include "bpfrun.h"
+#include "pkt.h"
+
+#define RING 251
+#define BE_A 10
+#define BE_B 11
+
+static const uint8_t MYMAC[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const uint8_t RMAC[6] = { 0x02, 0, 0, 0, 0xaa, 0x01 };
+
+static struct bpfrun r;
+static int fam; /* family of the current test */
+static uint32_t vip_id; /* VIP of the current test */
+
+static void teardown(void)
+{
+	bpfrun_close(&r);
+}
+
+TestSuite(conntrack, .fini = teardown);
+
+static void set_ring(uint32_t be)
+{
+	bpfrun_fill_ring(&r, vip_id, &be, 1);
+}
+
+/**
+ * scene - one VIP of @family, @proto port 80 (@flags: XLB_VIP_F_*), two
+ * backends A and B of the same family, the ring all A.
+ */
+static void scene(int family, uint8_t proto, uint32_t flags)
+{
+	struct xlb_cfg cfg = {
+		.gw_mac = { 0x02, 0, 0, 0, 0, 0x01 },
+		.if_mac = { 0x02, 0, 0, 0, 0, 0x02 },
+		.mtu = 1500,
+	};
+	const char *vip = family == 4 ? "192.0.2.1" : "2001:db8::1";
+	struct xlb_vip_key k = bpfrun_vip_key(vip, 80, proto);
+	struct xlb_vip v = { .vip_id = 5, .flags = flags };
+	struct xlb_backend a =
+		bpfrun_backend(family == 4 ? "10.0.0.10" : "fd00::10", 1,
+			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE);
+	struct xlb_backend b =
+		bpfrun_backend(family == 4 ? "10.0.0.11" : "fd00::11", 1,
+			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE);
+
+	fam = family;
+	vip_id = 5;
+	bpfrun_open(&r, RING);
+	bpfrun_set_cfg(&r, &cfg);
+	bpfrun_set_backend(&r, BE_A, &a);
+	bpfrun_set_backend(&r, BE_B, &b);
+	bpfrun_add_vip(&r, &k, &v, 0);
+	set_ring(BE_A);
+}
+
+/* Flow number @n of the test's family to the VIP. */
+static void flow(struct pkt *p, struct xlb_flow_key *f, int n, uint8_t proto,
+		 uint8_t tcp_flags)
+{
+	struct pkt_simple s = { .family = fam, .proto = proto };
+
+	memcpy(s.dmac, MYMAC, 6);
+	memcpy(s.smac, RMAC, 6);
+	pkt_addr(fam == 4 ? "198.51.100.10" : "2001:db8:c::10", s.src);
+	pkt_addr(fam == 4 ? "192.0.2.1" : "2001:db8::1", s.dst);
+	s.sport = (uint16_t)(40000 + n);
+	s.dport = 80;
+	s.tcp_flags = tcp_flags;
+	s.payload = 20;
+	pkt_simple(p, &s);
+	bpfrun_flow_of(&s, f);
+}
+
+static void send_to(const char *what, const struct pkt *p, uint32_t be)
+{
+	bpfrun_expect_fwd(&r, what, p->data, p->len, be, XLB_CNT_TX);
+}
+
+static void assert_ct(const char *what, const struct xlb_flow_key *f,
+		      uint32_t be, uint32_t gen)
+{
+	struct xlb_ct ct;
+
+	cr_assert(bpfrun_ct_get(&r, f, &ct), "%s: flow not in the table", what);
+	cr_assert_eq(ct.backend_id, be, "%s: table says backend %u, want %u",
+		     what, ct.backend_id, be);
+	cr_assert_eq(ct.gen, gen, "%s: table says gen %u, want %u", what,
+		     ct.gen, gen);
+}
+
+static void assert_no_ct(const char *what, const struct xlb_flow_key *f)
+{
+	struct xlb_ct ct;
+
+	cr_assert(!bpfrun_ct_get(&r, f, &ct),
+		  "%s: flow is in the table (backend %u) but must not be", what,
+		  ct.backend_id);
+}
+
+/* ---- Established flows stay where they are -------------------------------- */
+
+static void established_case(int family, uint8_t proto)
+{
+	struct xlb_flow_key f, g;
+	struct pkt p, q;
+
+	scene(family, proto, 0);
+	flow(&p, &f, 1, proto, PKT_TCP_ACK);
+	send_to("first packet", &p, BE_A);
+	assert_ct("after the first packet", &f, BE_A, 1);
+
+	set_ring(BE_B);
+	send_to("established flow after the ring moved to B", &p, BE_A);
+	flow(&q, &g, 2, proto, PKT_TCP_ACK);
+	send_to("new flow after the ring moved to B", &q, BE_B);
+	assert_ct("new flow", &g, BE_B, 1);
+}
+
+Test(conntrack, established_survives_ring_change_tcp_v4)
+{
+	established_case(4, IPPROTO_TCP);
+}
+
+Test(conntrack, established_survives_ring_change_tcp_v6)
+{
+	established_case(6, IPPROTO_TCP);
+}
+
+Test(conntrack, established_survives_ring_change_udp_v4)
+{
+	established_case(4, IPPROTO_UDP);
+}
+
+Test(conntrack, established_survives_ring_change_udp_v6)
+{
+	established_case(6, IPPROTO_UDP);
+}
+
+/* ---- A bare SYN is not remembered ---------------------------------------- */
+
+static void syn_case(int family)
+{
+	struct xlb_flow_key f;
+	struct pkt syn, ack, synack;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&syn, &f, 1, IPPROTO_TCP, PKT_TCP_SYN);
+	send_to("SYN", &syn, BE_A);
+	assert_no_ct("after a SYN", &f);
+
+	set_ring(BE_B);
+	send_to("retransmitted SYN after the ring moved", &syn, BE_B);
+	assert_no_ct("after the second SYN", &f);
+	flow(&ack, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	send_to("handshake ACK", &ack, BE_B);
+	assert_ct("after the ACK", &f, BE_B, 1);
+	set_ring(BE_A);
+	send_to("data after the ring moved back", &ack, BE_B);
+	/* a SYN of a remembered flow still finds it */
+	send_to("SYN of a remembered flow", &syn, BE_B);
+
+	/* a SYN with ACK is not a bare SYN: remembered */
+	flow(&synack, &f, 2, IPPROTO_TCP, PKT_TCP_SYN | PKT_TCP_ACK);
+	send_to("SYN+ACK", &synack, BE_A);
+	assert_ct("after a SYN+ACK", &f, BE_A, 1);
+}
+
+Test(conntrack, syn_not_inserted_v4)
+{
+	syn_case(4);
+}
+
+Test(conntrack, syn_not_inserted_v6)
+{
+	syn_case(6);
+}
+
+/* ---- Removed backends are re-hashed ------------------------------------- */
+
+/* Slot A reassigned (new address, generation 2): the remembered flow must
+ * not follow the slot to the new owner; it goes where the ring says (B)
+ * and the table is corrected. */
+static void gen_bump_case(int family)
+{
+	struct xlb_backend a2 =
+		bpfrun_backend(family == 4 ? "10.0.0.99" : "fd00::99", 2,
+			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE);
+	struct xlb_flow_key f;
+	struct pkt p;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&p, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	send_to("first packet", &p, BE_A);
+	bpfrun_set_backend(&r, BE_A, &a2);
+	set_ring(BE_B);
+	send_to("after backend A's slot was reassigned", &p, BE_B);
+	assert_ct("after the re-hash", &f, BE_B, 1);
+	send_to("next packet", &p, BE_B);
+}
+
+Test(conntrack, removed_backend_gen_bump_v4)
+{
+	gen_bump_case(4);
+}
+
+Test(conntrack, removed_backend_gen_bump_v6)
+{
+	gen_bump_case(6);
+}
+
+/* Backend A marked down (LIVE cleared, slot still in use): its flows move
+ * to where the ring says. */
+static void live_cleared_case(int family, uint8_t flags)
+{
+	struct xlb_flow_key f;
+	struct xlb_backend a;
+	struct pkt p;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&p, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	send_to("first packet", &p, BE_A);
+	bpfrun_get_backend(&r, BE_A, &a);
+	a.flags = flags;
+	a.state = XLB_BE_STATE_DOWN;
+	bpfrun_set_backend(&r, BE_A, &a);
+	set_ring(BE_B);
+	send_to("after backend A went down", &p, BE_B);
+	assert_ct("after the re-hash", &f, BE_B, 1);
+}
+
+Test(conntrack, removed_backend_live_cleared_v4)
+{
+	live_cleared_case(4, XLB_BE_F_IN_USE);
+}
+
+Test(conntrack, removed_backend_live_cleared_v6)
+{
+	live_cleared_case(6, XLB_BE_F_IN_USE);
+}
+
+Test(conntrack, removed_backend_slot_freed_v4)
+{
+	live_cleared_case(4, 0);
+}
+
+Test(conntrack, removed_backend_slot_freed_v6)
+{
+	live_cleared_case(6, 0);
+}
+
+/* Draining (LIVE kept, out of the ring): established flows stay. */
+static void drain_case(int family)
+{
+	struct xlb_flow_key f;
+	struct xlb_backend a;
+	struct pkt p;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&p, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	send_to("first packet", &p, BE_A);
+	bpfrun_get_backend(&r, BE_A, &a);
+	a.state = XLB_BE_STATE_DRAIN;
+	a.weight = 0;
+	bpfrun_set_backend(&r, BE_A, &a);
+	set_ring(BE_B);
+	send_to("established flow to a draining backend", &p, BE_A);
+}
+
+Test(conntrack, draining_backend_keeps_flows_v4)
+{
+	drain_case(4);
+}
+
+Test(conntrack, draining_backend_keeps_flows_v6)
+{
+	drain_case(6);
+}
+
+/* ---- VIP without connection table --------------------------------------- */
+
+static void no_ct_case(int family)
+{
+	struct xlb_vip_stats vs;
+	struct xlb_flow_key f;
+	struct pkt p;
+
+	scene(family, IPPROTO_UDP, XLB_VIP_F_NO_CONNTRACK);
+	flow(&p, &f, 1, IPPROTO_UDP, 0);
+	send_to("first packet", &p, BE_A);
+	assert_no_ct("VIP without conntrack", &f);
+	set_ring(BE_B);
+	send_to("after the ring moved", &p, BE_B);
+	bpfrun_vip_stats(&r, vip_id, &vs);
+	cr_assert_eq(vs.new_flows + vs.ct_hits + vs.ct_misses, 0,
+		     "a VIP without conntrack counted table use: new %llu "
+		     "hits %llu misses %llu",
+		     (unsigned long long)vs.new_flows,
+		     (unsigned long long)vs.ct_hits,
+		     (unsigned long long)vs.ct_misses);
+	cr_assert_eq(vs.packets, 2);
+}
+
+Test(conntrack, vip_no_conntrack_v4)
+{
+	no_ct_case(4);
+}
+
+Test(conntrack, vip_no_conntrack_v6)
+{
+	no_ct_case(6);
+}
+
+/* ---- Counters -------------------------------------------------------------- */
+
+static void counters_case(int family)
+{
+	struct xlb_vip_stats vs;
+	struct xlb_be_stats ba, bb;
+	struct xlb_flow_key f;
+	struct pkt syn, ack;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&syn, &f, 1, IPPROTO_TCP, PKT_TCP_SYN);
+	flow(&ack, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	send_to("SYN: miss, not inserted", &syn, BE_A);
+	send_to("ACK: miss, inserted", &ack, BE_A);
+	send_to("ACK: hit", &ack, BE_A);
+	send_to("ACK: hit", &ack, BE_A);
+	bpfrun_vip_stats(&r, vip_id, &vs);
+	cr_assert_eq(vs.packets, 4, "packets %llu, want 4",
+		     (unsigned long long)vs.packets);
+	cr_assert_eq(vs.bytes, syn.len + 3 * ack.len, "bytes %llu, want %zu",
+		     (unsigned long long)vs.bytes, syn.len + 3 * ack.len);
+	cr_assert_eq(vs.new_flows, 1, "new_flows %llu, want 1",
+		     (unsigned long long)vs.new_flows);
+	cr_assert_eq(vs.ct_misses, 2, "ct_misses %llu, want 2",
+		     (unsigned long long)vs.ct_misses);
+	cr_assert_eq(vs.ct_hits, 2, "ct_hits %llu, want 2",
+		     (unsigned long long)vs.ct_hits);
+	bpfrun_be_stats(&r, BE_A, &ba);
+	bpfrun_be_stats(&r, BE_B, &bb);
+	cr_assert_eq(ba.packets, 4);
+	cr_assert_eq(ba.bytes, syn.len + 3 * ack.len);
+	cr_assert_eq(bb.packets + bb.bytes, 0);
+}
+
+Test(conntrack, vip_counters_v4)
+{
+	counters_case(4);
+}
+
+Test(conntrack, vip_counters_v6)
+{
+	counters_case(6);
+}
+
+/* ---- No usable backend ------------------------------------------------- */
+
+static void no_backend_case(int family)
+{
+	struct xlb_flow_key f;
+	struct xlb_backend a;
+	struct pkt p;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&p, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	bpfrun_fill_ring(&r, vip_id, NULL, 0);
+	bpfrun_expect_verdict(&r, "empty ring", p.data, p.len, XDP_DROP,
+			      XLB_CNT_DROP_NO_BACKEND);
+	assert_no_ct("after an empty ring", &f);
+
+	/* ring names a slot that is not in use */
+	set_ring(BE_A);
+	bpfrun_get_backend(&r, BE_A, &a);
+	a.flags = 0;
+	bpfrun_set_backend(&r, BE_A, &a);
+	bpfrun_expect_verdict(&r, "ring names a free slot", p.data, p.len,
+			      XDP_DROP, XLB_CNT_DROP_NO_BACKEND);
+}
+
+Test(conntrack, no_backend_v4)
+{
+	no_backend_case(4);
+}
+
+Test(conntrack, no_backend_v6)
+{
+	no_backend_case(6);
+}
