@@ -525,6 +525,9 @@ static int normalise(const struct xlb_config *cfg, struct xlb_config *out)
 	return 0;
 }
 
+/* Bytes between two slots of a ring map's mmap'ed values. */
+#define RING_STRIDE 8
+
 /* An empty ring (inner) map of @m slots: same type, sizes and flags as
  * the program's template, or the outer map refuses it. */
 static int ring_map_create(__u32 m)
@@ -541,8 +544,9 @@ static int ring_map_create(__u32 m)
 static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
 		      int *out_fd)
 {
-	struct xlb_maglev_backend *mb;
 	size_t len, pg = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	struct xlb_maglev_backend *mb = NULL;
+	__u32 *table = NULL;
 	void *mem;
 	int fd, err;
 
@@ -552,20 +556,11 @@ static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
 			m, v->name, strerror(-fd));
 		return fd;
 	}
-	len = ((size_t)m * sizeof(__u32) + pg - 1) / pg * pg;
-	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED) {
-		err = -errno;
-		xlb_err("cannot mmap the ring map for VIP %s: %s\n", v->name,
-			strerror(errno));
-		close(fd);
-		return err;
-	}
 	mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
-	if (!mb) {
-		munmap(mem, len);
-		close(fd);
-		return -ENOMEM;
+	table = calloc(m, sizeof(*table));
+	if (!mb || !table) {
+		err = -ENOMEM;
+		goto out;
 	}
 	for (size_t j = 0; j < v->n_backends; j++) {
 		mb[n].addr = v->backends[j].addr;
@@ -573,14 +568,31 @@ static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
 		mb[n].weight = xlb_backend_ring_weight(&v->backends[j]);
 		n++;
 	}
-	err = xlb_maglev_build(mb, n, mem, m);
+	err = xlb_maglev_build(mb, n, table, m);
 	if (err == -ENOENT) /* nothing active: every slot empty, drops */
 		err = 0;
-	free(mb);
-	munmap(mem, len);
 	if (err) {
 		xlb_err("cannot build the Maglev table of VIP %s: %s\n",
 			v->name, strerror(-err));
+		goto out;
+	}
+	/* An array map lays its elements out round_up(value_size, 8) bytes
+	 * apart, in the mmap'ed area too: a __u32 slot every 8 bytes. */
+	len = ((size_t)m * RING_STRIDE + pg - 1) / pg * pg;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		xlb_err("cannot mmap the ring map for VIP %s: %s\n", v->name,
+			strerror(errno));
+		goto out;
+	}
+	for (__u32 i = 0; i < m; i++)
+		*(__u32 *)((char *)mem + (size_t)i * RING_STRIDE) = table[i];
+	munmap(mem, len);
+out:
+	free(mb);
+	free(table);
+	if (err) {
 		close(fd);
 		return err;
 	}

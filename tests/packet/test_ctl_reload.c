@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* xlbctl end to end: load on a veth in a throw-away netns, pins, packets
+ * through the attached program (BPF_PROG_TEST_RUN on the pinned prog),
+ * reloads that add/remove/drain/down backends, a refused reload that must
+ * leave every map byte-identical, stats, unload, and the reload time of
+ * 512 VIPs x 100 backends. Needs root. */
+#define _GNU_SOURCE /* qsort_r */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <criterion/criterion.h>
+
+#include "pkt.h"
+#include "xlb_abi.h"
+
+#define XLBCTL XLB_BINARY_DIR "/ctl/xlbctl"
+/* Test flows per phase: enough that each of 4 backends gets some. */
+#define NFLOWS 400
+
+static char ns_lb[32], ns_gw[32], ifname[16], peer[16], dir[128];
+static char cfgpath[128];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return r == -1 ? -1 : WEXITSTATUS(r);
+}
+
+/* Run xlbctl inside the balancer's netns (nsenter, not `ip netns exec`:
+ * that remounts /sys, and pins made there would be lost). Output (stdout
+ * and stderr) goes to @out. Returns the exit status. */
+static int ctl(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int ctl(char *out, size_t len, const char *fmt, ...)
+{
+	char args[512], cmd[1024];
+	size_t n = 0;
+	va_list ap;
+	FILE *f;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "nsenter --net=/run/netns/%s %s %s 2>&1",
+		 ns_lb, XLBCTL, args);
+	f = popen(cmd, "r");
+	cr_assert(f, "popen %s", cmd);
+	if (out && len) {
+		n = fread(out, 1, len - 1, f);
+		out[n] = '\0';
+	} else {
+		char sink[4096];
+
+		while (fread(sink, 1, sizeof(sink), f) > 0)
+			;
+	}
+	r = pclose(f);
+	return WEXITSTATUS(r);
+}
+
+static void setup(void)
+{
+	int id = getpid() % 100000;
+
+	snprintf(ns_lb, sizeof(ns_lb), "xct%dlb", id);
+	snprintf(ns_gw, sizeof(ns_gw), "xct%dgw", id);
+	snprintf(ifname, sizeof(ifname), "xct%da", id);
+	snprintf(peer, sizeof(peer), "xct%db", id);
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xlb/%s", ifname);
+	snprintf(cfgpath, sizeof(cfgpath), "/tmp/xct%d.yaml", id);
+	cr_assert_eq(geteuid(), 0, "these tests need root (netns, XDP)");
+	cr_assert_eq(
+		sh("mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf"),
+		0);
+	cr_assert_eq(sh("ip netns add %s && ip netns add %s", ns_lb, ns_gw), 0);
+	cr_assert_eq(
+		sh("ip link add %s netns %s type veth peer name %s netns %s",
+		   ifname, ns_lb, peer, ns_gw),
+		0);
+	cr_assert_eq(sh("ip -n %s link set %s up && ip -n %s link set %s up && "
+			"ip -n %s addr add 192.0.2.1/24 dev %s && "
+			"ip -n %s addr add 192.0.2.2/24 dev %s && "
+			"ip -n %s route add default via 192.0.2.2",
+			ns_lb, ifname, ns_gw, peer, ns_lb, ifname, ns_gw, peer,
+			ns_lb),
+		     0);
+}
+
+static void teardown(void)
+{
+	ctl(NULL, 0, "unload -i %s", ifname);
+	sh("rm -rf %s 2>/dev/null; rmdir /sys/fs/bpf/xlb 2>/dev/null", dir);
+	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_lb,
+	   ns_gw);
+	unlink(cfgpath);
+}
+
+TestSuite(ctl, .init = setup, .fini = teardown, .timeout = 600);
+
+/* ---- Configs ------------------------------------------------------------ */
+
+struct be {
+	int last; /* 10.1.0.<last> */
+	const char *state; /* NULL: active */
+	int weight; /* 0: default */
+};
+
+/* One VIP 10.0.0.10:80/tcp ("web") with @n backends, and a second one
+ * ("dns", 10.0.0.53:53/udp) that no reload here touches. */
+static void write_cfg(const char *table, const struct be *b, int n)
+{
+	FILE *f = fopen(cfgpath, "w");
+
+	cr_assert(f);
+	fprintf(f,
+		"interface: %s\nmaglev_table_size: %s\nconntrack_size: 65536\n"
+		"vips:\n  - name: web\n    address: 10.0.0.10\n    port: 80\n"
+		"    protocol: tcp\n    backends:\n",
+		ifname, table);
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "      - address: 10.1.0.%d\n", b[i].last);
+		if (b[i].state)
+			fprintf(f, "        state: %s\n", b[i].state);
+		if (b[i].weight)
+			fprintf(f, "        weight: %d\n", b[i].weight);
+	}
+	fprintf(f, "  - name: dns\n    address: 10.0.0.53\n    port: 53\n"
+		   "    protocol: udp\n    backends:\n"
+		   "      - address: 10.2.0.1\n      - address: 10.2.0.2\n");
+	fclose(f);
+}
+
+/* ---- Packets through the pinned program ----------------------------------- */
+
+static int prog_fd = -1;
+
+static void open_prog(void)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/prog", dir);
+	prog_fd = bpf_obj_get(p);
+	cr_assert(prog_fd >= 0, "bpf_obj_get(%s): %s", p, strerror(errno));
+}
+
+/* Send one TCP packet of flow @sport (client 198.51.100.7) to web; return
+ * the last byte of the backend address it was encapsulated to, or -action
+ * if it was not transmitted. */
+static int send_tcp(uint16_t sport, uint8_t flags)
+{
+	struct pkt_simple s = { .family = 4,
+				.proto = 6,
+				.sport = sport,
+				.dport = 80,
+				.tcp_flags = flags,
+				.payload = 20 };
+	static struct pkt p;
+	uint8_t out[PKT_MAX];
+	struct pkt_view v;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	int err;
+
+	pkt_addr("198.51.100.7", s.src);
+	pkt_addr("10.0.0.10", s.dst);
+	pkt_simple(&p, &s);
+	o.data_in = p.data;
+	o.data_size_in = (__u32)p.len;
+	o.data_out = out;
+	o.data_size_out = sizeof(out);
+	o.repeat = 1;
+	err = bpf_prog_test_run_opts(prog_fd, &o);
+	cr_assert_eq(err, 0, "BPF_PROG_TEST_RUN: %s", strerror(-err));
+	if (o.retval != XDP_TX)
+		return -(int)o.retval;
+	cr_assert(pkt_parse(out, o.data_size_out, &v) && v.family == 4,
+		  "output is not IPv4");
+	cr_assert_eq(v.proto, IPPROTO_IPIP);
+	cr_assert_eq(pkt_get32(out + v.l3_off + 16) & 0xffffff00, 0x0a010000,
+		     "outer dst not in 10.1.0.0/24");
+	return out[v.l3_off + 19];
+}
+
+/* ---- Map dumps ----------------------------------------------------------- */
+
+struct blob {
+	uint8_t *b;
+	size_t n;
+};
+
+static void put(struct blob *d, const void *p, size_t n)
+{
+	d->b = realloc(d->b, d->n + n);
+	cr_assert(d->b);
+	memcpy(d->b + d->n, p, n);
+	d->n += n;
+}
+
+static int pinned(const char *name)
+{
+	char p[256];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = bpf_obj_get(p);
+	cr_assert(fd >= 0, "bpf_obj_get(%s): %s", p, strerror(errno));
+	return fd;
+}
+
+static int cmp_mem(const void *a, const void *b, void *n)
+{
+	return memcmp(a, b, *(size_t *)n);
+}
+
+/* Every key and value of map @name, keys sorted (hash order may differ
+ * for equal contents); for xlb_rings the inner map ids and contents. */
+static void dump_map(struct blob *d, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
+	int fd = pinned(name);
+	uint8_t *keys, *k, *prev = NULL;
+	size_t n = 0, ks;
+
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &ilen), 0);
+	ks = info.key_size;
+	keys = calloc(info.max_entries + 1, ks);
+	k = keys;
+	while (!bpf_map_get_next_key(fd, prev, k)) {
+		prev = k;
+		k += ks;
+		n++;
+	}
+	qsort_r(keys, n, ks, cmp_mem, &ks);
+	put(d, name, strlen(name));
+	for (size_t i = 0; i < n; i++) {
+		uint8_t val[4096];
+		__u32 vs = info.value_size;
+
+		put(d, keys + i * ks, ks);
+		if (info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+			__u32 id;
+			struct bpf_map_info ii = {};
+			__u32 il = sizeof(ii);
+			int ifd;
+			uint32_t *ring;
+
+			if (bpf_map_lookup_elem(fd, keys + i * ks, &id))
+				continue; /* empty slot */
+			put(d, &id, sizeof(id));
+			ifd = bpf_map_get_fd_by_id(id);
+			cr_assert(ifd >= 0);
+			cr_assert_eq(bpf_obj_get_info_by_fd(ifd, &ii, &il), 0);
+			ring = calloc(ii.max_entries, sizeof(*ring));
+			for (__u32 s = 0; s < ii.max_entries; s++)
+				cr_assert_eq(
+					bpf_map_lookup_elem(ifd, &s, &ring[s]),
+					0);
+			put(d, ring, ii.max_entries * sizeof(*ring));
+			free(ring);
+			close(ifd);
+			continue;
+		}
+		cr_assert(vs <= sizeof(val));
+		cr_assert_eq(bpf_map_lookup_elem(fd, keys + i * ks, val), 0,
+			     "%s lookup", name);
+		put(d, val, vs);
+	}
+	free(keys);
+	close(fd);
+}
+
+static void dump_all(struct blob *d)
+{
+	static const char *maps[] = { "xlb_cfg",       "xlb_vips",
+				      "xlb_vip_addrs", "xlb_rings",
+				      "xlb_backends",  "xlb_vip_meta" };
+
+	memset(d, 0, sizeof(*d));
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		dump_map(d, maps[i]);
+}
+
+/* ---- Tests ---------------------------------------------------------------- */
+
+Test(ctl, load_pins_status_unload)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	char out[8192];
+	struct stat st;
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "check %s", cfgpath), 0, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "loaded on"), "%s", out);
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700, "pin dir mode %o",
+		     st.st_mode & 0777);
+	static const char *pins[] = { "prog",	       "xlb_cfg",
+				      "xlb_vips",      "xlb_vip_addrs",
+				      "xlb_rings",     "xlb_backends",
+				      "xlb_conntrack", "xlb_stats",
+				      "xlb_vip_stats", "xlb_be_stats",
+				      "xlb_vip_meta" };
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		char p[256];
+
+		snprintf(p, sizeof(p), "%s/%s", dir, pins[i]);
+		cr_assert_eq(stat(p, &st), 0, "missing pin %s", p);
+		cr_assert_eq(st.st_mode & 0777, 0600, "%s mode %o", p,
+			     st.st_mode & 0777);
+	}
+	cr_assert_eq(
+		sh("ip -n %s link show %s | grep -q 'prog/xdp'", ns_lb, ifname),
+		0, "no XDP program on %s", ifname);
+
+	/* Loading twice and loading over a foreign program are refused. */
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 1);
+	cr_assert(strstr(out, "already loaded"), "%s", out);
+
+	cr_assert_eq(ctl(out, sizeof(out), "status"), 0, "%s", out);
+	cr_assert(strstr(out, "maglev_table_size: 251"), "%s", out);
+	cr_assert(strstr(out, "10.1.0.2"), "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status -i %s --json", ifname), 0);
+	cr_assert(strstr(out, "\"name\": \"web\""), "%s", out);
+	cr_assert(strstr(out, "\"attached\": true"), "%s", out);
+
+	cr_assert_eq(ctl(out, sizeof(out), "unload"), 0, "%s", out);
+	cr_assert(strstr(out, "unloaded from"), "%s", out);
+	cr_assert_neq(stat(dir, &st), 0, "%s still exists", dir);
+	cr_assert_neq(
+		sh("ip -n %s link show %s | grep -q 'prog/xdp'", ns_lb, ifname),
+		0, "XDP program left on %s", ifname);
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0);
+	cr_assert(strstr(out, "nothing loaded on"), "%s", out);
+
+	/* Another XDP program attached: refused, named. */
+	cr_assert_eq(
+		sh("ip -n %s link set dev %s xdpgeneric obj %s/xlb.bpf.o sec xdp 2>/dev/null",
+		   ns_lb, ifname, XLB_BPF_DIR),
+		0);
+	cr_assert_eq(
+		ctl(out, sizeof(out), "load -c %s --mode generic", cfgpath), 1);
+	cr_assert(strstr(out, "already has XDP program id"), "%s", out);
+	cr_assert_neq(stat(dir, &st), 0, "refused load left %s", dir);
+	sh("ip -n %s link set dev %s xdpgeneric off", ns_lb, ifname);
+}
+
+Test(ctl, usage_and_invalid)
+{
+	char out[8192];
+
+	cr_assert_eq(ctl(out, sizeof(out), "load"), 2, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "frobnicate"), 2, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "stats --watch x"), 2, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status"), 1, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "check --help"), 0);
+	cr_assert(strstr(out, "EXIT STATUS"), "%s", out);
+	FILE *f = fopen(cfgpath, "w");
+	fprintf(f, "interface: %s\nvips: [\n", ifname);
+	fclose(f);
+	cr_assert_eq(ctl(out, sizeof(out), "check %s", cfgpath), 1, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 1, "%s",
+		     out);
+	cr_assert_eq(access(dir, F_OK), -1);
+}
+
+/* Ring slots of VIP @vip_id per backend (by last address byte, via the
+ * backend slot the ring names). */
+static void ring_counts(uint32_t vip_id, int *per)
+{
+	int rings = pinned("xlb_rings"), bes = pinned("xlb_backends");
+	struct bpf_map_info ii = {};
+	__u32 il = sizeof(ii), id, v;
+	struct xlb_backend b;
+	int ifd;
+
+	cr_assert_eq(bpf_map_lookup_elem(rings, &vip_id, &id), 0);
+	ifd = bpf_map_get_fd_by_id(id);
+	cr_assert(ifd >= 0);
+	cr_assert_eq(bpf_obj_get_info_by_fd(ifd, &ii, &il), 0);
+	for (__u32 s = 0; s < ii.max_entries; s++) {
+		cr_assert_eq(bpf_map_lookup_elem(ifd, &s, &v), 0);
+		cr_assert_neq(v, 0xffffffffU, "ring slot %u empty", s);
+		cr_assert_eq(bpf_map_lookup_elem(bes, &v, &b), 0);
+		per[ntohl(b.addr[0]) & 0xff]++;
+	}
+	close(ifd);
+	close(rings);
+	close(bes);
+}
+
+/* Which backend each of NFLOWS flows (sport 10000+i) goes to. */
+static void send_all(int *got, uint8_t flags)
+{
+	for (int i = 0; i < NFLOWS; i++)
+		got[i] = send_tcp((uint16_t)(10000 + i), flags);
+}
+
+Test(ctl, reload_moves_only_what_it_must)
+{
+	int before[NFLOWS], after[NFLOWS], fresh[NFLOWS], seen[256] = { 0 };
+	struct blob d1, d2;
+	char out[8192];
+
+	struct be b1[] = { { 1 }, { 2 }, { 3 }, { 4 } };
+	write_cfg("251", b1, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	open_prog();
+
+	/* The ring is Maglev's: 251 slots over 4 equal backends. */
+	int per[5] = { 0 };
+	ring_counts(0, per);
+	for (int k = 1; k <= 4; k++)
+		cr_assert(per[k] == 62 || per[k] == 63,
+			  "backend .%d has %d of 251 ring slots", k, per[k]);
+
+	/* Established flows (ACK inserts in the connection table). */
+	send_all(before, 0);
+	for (int i = 0; i < NFLOWS; i++) {
+		cr_assert(before[i] >= 1 && before[i] <= 4, "flow %d: got %d",
+			  i, before[i]);
+		seen[before[i]]++;
+	}
+	for (int k = 1; k <= 4; k++)
+		cr_assert(seen[k] > NFLOWS / 10, "backend %d got %d flows", k,
+			  seen[k]);
+
+	/* Stats match what was sent. */
+	cr_assert_eq(ctl(out, sizeof(out), "stats --json"), 0, "%s", out);
+	char want[64];
+	snprintf(want, sizeof(want), "\"web\": {\"packets\": %d,", NFLOWS);
+	cr_assert(strstr(out, want), "want %s in %s", want, out);
+	snprintf(want, sizeof(want), "\"10.1.0.3\": {\"packets\": %d,",
+		 seen[3]);
+	cr_assert(strstr(out, want), "want %s in %s", want, out);
+	cr_assert_eq(ctl(out, sizeof(out), "stats --prometheus"), 0);
+	snprintf(want, sizeof(want), "xlb_vip_packets_total{vip=\"web\"} %d\n",
+		 NFLOWS);
+	cr_assert(strstr(out, want), "want %s in %s", want, out);
+
+	/* A refused reload changes nothing, byte for byte: a broken file, a
+	 * fixed setting, and an unresolvable interface. */
+	dump_all(&d1);
+	FILE *f = fopen(cfgpath, "w");
+	fprintf(f, "interface: %s\nvips:\n  - name: [\n", ifname);
+	fclose(f);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 1, "%s",
+		     out);
+	cr_assert(strstr(out, "nothing was changed"), "%s", out);
+	struct be b2[] = { { 1 }, { 9 } };
+	write_cfg("257", b2, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 1, "%s",
+		     out);
+	cr_assert(
+		strstr(out,
+		       "maglev_table_size changed from 251 to 257: this needs `xlbctl unload` then `xlbctl load`"),
+		"%s", out);
+	dump_all(&d2);
+	cr_assert_eq(d1.n, d2.n, "map dump size changed");
+	cr_assert_eq(memcmp(d1.b, d2.b, d1.n), 0,
+		     "maps changed by a refused reload");
+	free(d2.b);
+
+	/* An unchanged file: nothing written either. */
+	write_cfg("251", b1, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "no changes"), "%s", out);
+	dump_all(&d2);
+	cr_assert(d1.n == d2.n && !memcmp(d1.b, d2.b, d1.n),
+		  "maps changed by a no-op reload");
+	free(d1.b);
+	free(d2.b);
+
+	/* Remove .4, drain .3, add .5. */
+	struct be b3[] = { { 1 }, { 2 }, { 3, "drain" }, { 5 } };
+	write_cfg("251", b3, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(
+		strstr(out,
+		       "1 VIP changed, 1 backend added, 1 backend removed, 1 backend changed, 1 ring rebuilt"),
+		"%s", out);
+	send_all(after, 0);
+	int moved_kept = 0, moved4 = 0;
+	for (int i = 0; i < NFLOWS; i++) {
+		if (before[i] == 4) {
+			cr_assert(after[i] == 1 || after[i] == 2 ||
+					  after[i] == 5,
+				  "flow %d of removed .4 went to %d", i,
+				  after[i]);
+			moved4++;
+		} else if (after[i] != before[i]) {
+			moved_kept++;
+		}
+	}
+	cr_assert_eq(moved_kept, 0,
+		     "%d established flows of kept/drained backends moved",
+		     moved_kept);
+	cr_assert_eq(moved4, seen[4]);
+	/* New flows avoid the drained and the removed backend. */
+	for (int i = 0; i < NFLOWS; i++) {
+		fresh[i] = send_tcp((uint16_t)(30000 + i), PKT_TCP_SYN);
+		cr_assert(fresh[i] == 1 || fresh[i] == 2 || fresh[i] == 5,
+			  "new flow %d went to %d", i, fresh[i]);
+	}
+
+	/* .3 down: its established flows move too. */
+	struct be b4[] = { { 1 }, { 2 }, { 3, "down" }, { 5 } };
+	write_cfg("251", b4, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "1 backend changed"), "%s", out);
+	cr_assert(strstr(out, "ring") == NULL,
+		  "drain -> down must not rebuild the ring: %s", out);
+	send_all(after, 0);
+	for (int i = 0; i < NFLOWS; i++)
+		if (before[i] == 3)
+			cr_assert(after[i] == 1 || after[i] == 2 ||
+					  after[i] == 5,
+				  "flow %d of down .3 went to %d", i, after[i]);
+		else if (before[i] != 4)
+			cr_assert_eq(after[i], before[i], "flow %d moved", i);
+
+	/* Every backend down: an empty ring, the VIP drops. */
+	struct be b5[] = { { 1, "down" }, { 2, "down" }, { 5, "drain" } };
+	write_cfg("251", b5, 3);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert_eq(send_tcp(50000, PKT_TCP_SYN), -XDP_DROP);
+
+	close(prog_fd);
+	cr_assert_eq(ctl(out, sizeof(out), "unload"), 0, "%s", out);
+	cr_assert_eq(access(dir, F_OK), -1);
+}
+
+static double ms_in(const char *out)
+{
+	const char *p = strstr(out, " in ");
+
+	return p ? atof(p + 4) : -1;
+}
+
+/* 512 VIPs x 100 backends: load, no-op reload, one backend changed, one
+ * backend changed in every VIP, then a tenth of the VIPs removed. */
+Test(ctl, bench_reload_512x100, .timeout = 900)
+{
+	const int nv = 512, nb = 100;
+	char out[8192];
+
+	for (int round = 0; round < 4; round++) {
+		FILE *f = fopen(cfgpath, "w");
+
+		fprintf(f,
+			"interface: %s\nmode: generic\nconntrack_size: 65536\nvips:\n",
+			ifname);
+		for (int i = 0; i < nv; i++) {
+			if (round == 3 && i % 10 == 0)
+				continue;
+			fprintf(f,
+				"  - name: v%d\n    address: 10.%d.%d.1\n"
+				"    port: 80\n    protocol: tcp\n"
+				"    backends:\n",
+				i, 100 + i / 256, i % 256);
+			for (int j = 0; j < nb; j++) {
+				int w = 100;
+
+				if ((round == 1 && i == 7 && j == 3) ||
+				    (round >= 2 && j == 3))
+					w = 50;
+				fprintf(f, "      - address: 172.%d.%d.%d\n",
+					16 + i / 256, i % 256, j + 1);
+				if (w != 100)
+					fprintf(f, "        weight: %d\n", w);
+			}
+		}
+		fclose(f);
+		if (round == 0) {
+			cr_assert_eq(
+				ctl(out, sizeof(out), "load -c %s", cfgpath), 0,
+				"%s", out);
+			fprintf(stderr, "bench: load 512x100: %s", out);
+			cr_log_info("load 512x100: %.0f ms", ms_in(out));
+			cr_assert_eq(
+				ctl(out, sizeof(out), "reload -c %s", cfgpath),
+				0, "%s", out);
+			fprintf(stderr, "bench: no-op reload: %s", out);
+			continue;
+		}
+		cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0,
+			     "%s", out);
+		fprintf(stderr, "bench: reload round %d: %s", round, out);
+		cr_assert(ms_in(out) >= 0);
+	}
+	cr_assert_eq(ctl(out, sizeof(out), "status --json"), 0);
+	cr_assert(strstr(out, "\"name\": \"v511\""));
+	cr_assert_eq(ctl(out, sizeof(out), "unload"), 0, "%s", out);
+}
