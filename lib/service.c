@@ -1,0 +1,1158 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The service loop: config file watch and reload, signals, health-check
+ * timers, the metrics endpoint and BGP announcements, on one epoll. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <yaml.h>
+
+#include "bgp.h"
+#include "diff.h"
+#include "log.h"
+#include "maps.h"
+#include "metrics_http.h"
+#include "service.h"
+#include "stats.h"
+
+/* Housekeeping period (ms): attachment check, retries, idle clients. */
+#define HOUSEKEEPING_MS 1000
+/* Largest config file read (bytes), as the config parser's own limit. */
+#define SVC_MAX_FILE (16U << 20)
+
+/* ---- Structured log ------------------------------------------------------ */
+
+static bool slog_json;
+
+void xlb_slog_set_json(bool json)
+{
+	slog_json = json;
+}
+
+static void put_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* logfmt: quote when the value has a space, quote, '=' or is empty. */
+static void put_kv_val(FILE *f, const char *s)
+{
+	if (*s && !strpbrk(s, " \t\"=\\\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void xlb_slog(const char *event, ...)
+{
+	char ts[64];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	const char *k;
+	FILE *f = stdout;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03ldZ",
+		 now.tv_nsec / 1000000);
+	flockfile(f);
+	if (slog_json)
+		fprintf(f, "{\"ts\":\"%s\",\"event\":", ts);
+	else
+		fprintf(f, "ts=%s event=", ts);
+	slog_json ? put_json_str(f, event) : put_kv_val(f, event);
+	va_start(ap, event);
+	while ((k = va_arg(ap, const char *))) {
+		const char *v = va_arg(ap, const char *);
+
+		if (!v)
+			v = "";
+		if (slog_json) {
+			fputc(',', f);
+			put_json_str(f, k);
+			fputc(':', f);
+			put_json_str(f, v);
+		} else {
+			fprintf(f, " %s=", k);
+			put_kv_val(f, v);
+		}
+	}
+	va_end(ap);
+	fputs(slog_json ? "}\n" : "\n", f);
+	fflush(f);
+	funlockfile(f);
+}
+
+/* ---- Config: the service: section ---------------------------------------- */
+
+void xlb_svc_cfg_free(struct xlb_svc_cfg *svc)
+{
+	xlb_hc_set_free(&svc->hc);
+}
+
+static int y_bool(struct xlb_diag *diag, const char *name, yaml_node_t *n,
+		  const char *key, bool *out)
+{
+	static const char *const t[] = { "true", "yes", "on", NULL };
+	static const char *const f[] = { "false", "no", "off", NULL };
+	char w[8];
+
+	if (xlb_y_str(NULL, name, n, key, w, sizeof(w)) == 0) {
+		for (int i = 0; t[i]; i++) {
+			if (!strcmp(w, t[i])) {
+				*out = true;
+				return 0;
+			}
+			if (!strcmp(w, f[i])) {
+				*out = false;
+				return 0;
+			}
+		}
+	}
+	xlb_y_err(diag, name, n, "%s must be true or false", key);
+	return -EINVAL;
+}
+
+/* Check every key of @map is in @keys. */
+static int y_known(yaml_document_t *d, const char *name, yaml_node_t *map,
+		   const char *what, const char *const *keys,
+		   struct xlb_diag *diag)
+{
+	char list[256] = "";
+	int errs = 0;
+
+	for (int i = 0; keys[i]; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", i ? ", " : "", keys[i]);
+	if (map->type != YAML_MAPPING_NODE) {
+		xlb_y_err(diag, name, map, "%s must be a mapping (keys: %s)",
+			  what, list);
+		return 1;
+	}
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(d, p->key);
+		bool ok = false;
+
+		for (int i = 0; keys[i] && k->type == YAML_SCALAR_NODE; i++)
+			ok |= k->data.scalar.length == strlen(keys[i]) &&
+			      !memcmp(k->data.scalar.value, keys[i],
+				      k->data.scalar.length);
+		if (!ok) {
+			xlb_y_err(diag, name, k,
+				  "unknown key in %s; allowed: %s", what, list);
+			errs++;
+		}
+	}
+	return errs;
+}
+
+static int svc_section(yaml_document_t *d, const char *name, yaml_node_t *sv,
+		       struct xlb_svc_cfg *svc, struct xlb_diag *diag)
+{
+	static const char *const keys[] = { "metrics_listen", "log_format",
+					    "bgp", "on_exit", NULL };
+	static const char *const bkeys[] = { "enabled", "bird_socket",
+					     "include_file", NULL };
+	yaml_node_t *n, *bgp;
+	char w[16];
+	int errs;
+
+	errs = y_known(d, name, sv, "service", keys, diag);
+	if (errs && sv->type != YAML_MAPPING_NODE)
+		return errs;
+	if ((n = xlb_y_get(d, sv, "metrics_listen", NULL))) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		if (xlb_y_str(diag, name, n, "metrics_listen",
+			      svc->metrics_listen,
+			      sizeof(svc->metrics_listen))) {
+			errs++;
+		} else if (!strcmp(svc->metrics_listen, "off")) {
+			svc->metrics_listen[0] = '\0';
+		} else if (xlb_metrics_parse_listen(svc->metrics_listen, &ss,
+						    &sl)) {
+			xlb_y_err(
+				diag, name, n,
+				"metrics_listen '%s' is not ADDRESS:PORT (127.0.0.1:9100, [::1]:9100, :9100) or off",
+				svc->metrics_listen);
+			errs++;
+		}
+	}
+	if ((n = xlb_y_get(d, sv, "log_format", NULL))) {
+		if (xlb_y_str(NULL, name, n, "log_format", w, sizeof(w)) ||
+		    (strcmp(w, "kv") && strcmp(w, "json"))) {
+			xlb_y_err(diag, name, n,
+				  "log_format must be kv or json");
+			errs++;
+		} else {
+			svc->log_json = !strcmp(w, "json");
+		}
+	}
+	if ((n = xlb_y_get(d, sv, "on_exit", NULL))) {
+		if (xlb_y_str(NULL, name, n, "on_exit", w, sizeof(w)) ||
+		    (strcmp(w, "keep") && strcmp(w, "unload"))) {
+			xlb_y_err(
+				diag, name, n,
+				"on_exit must be keep (the datapath stays and keeps forwarding) or unload");
+			errs++;
+		} else {
+			svc->on_exit_unload = !strcmp(w, "unload");
+		}
+	}
+	bgp = xlb_y_get(d, sv, "bgp", NULL);
+	if (!bgp)
+		return errs;
+	errs += y_known(d, name, bgp, "service: bgp", bkeys, diag);
+	if (bgp->type != YAML_MAPPING_NODE)
+		return errs;
+	svc->bgp = true; /* a bgp: block means enabled unless it says not */
+	if ((n = xlb_y_get(d, bgp, "enabled", NULL)) &&
+	    y_bool(diag, name, n, "enabled", &svc->bgp))
+		errs++;
+	if ((n = xlb_y_get(d, bgp, "bird_socket", NULL)) &&
+	    xlb_y_str(diag, name, n, "bird_socket", svc->bird_socket,
+		      sizeof(svc->bird_socket)))
+		errs++;
+	if ((n = xlb_y_get(d, bgp, "include_file", NULL))) {
+		if (xlb_y_str(diag, name, n, "include_file", svc->include_file,
+			      sizeof(svc->include_file))) {
+			errs++;
+		} else if (svc->include_file[0] != '/') {
+			xlb_y_err(
+				diag, name, n,
+				"include_file must be an absolute path (BIRD's include resolves it too)");
+			errs++;
+		}
+	}
+	return errs;
+}
+
+/* Blank [from, to) of @buf with spaces, keeping line breaks, so the
+ * datapath parser's line:column stay those of the file. */
+static void blank(char *buf, size_t len, size_t from, size_t to)
+{
+	for (size_t i = from; i < to && i < len; i++)
+		if (buf[i] != '\n' && buf[i] != '\r')
+			buf[i] = ' ';
+}
+
+static void blank_key(yaml_document_t *d, yaml_node_t *map, const char *key,
+		      char *buf, size_t len)
+{
+	yaml_node_t *k = NULL, *v = xlb_y_get(d, map, key, &k);
+
+	if (v)
+		blank(buf, len, k->start_mark.index, v->end_mark.index);
+}
+
+static int read_file(const char *path, char **buf, size_t *len,
+		     struct xlb_diag *diag)
+{
+	struct stat st;
+	ssize_t r;
+	size_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		e = errno;
+		xlb_y_err(diag, path, NULL, "cannot read the file: %s",
+			  strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	if ((size_t)st.st_size > SVC_MAX_FILE) {
+		xlb_y_err(diag, path, NULL, "file is larger than %u bytes",
+			  SVC_MAX_FILE);
+		close(fd);
+		return -EFBIG;
+	}
+	*buf = malloc((size_t)st.st_size + 1);
+	if (!*buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((r = read(fd, *buf + off, (size_t)st.st_size - off)) > 0)
+		off += (size_t)r;
+	e = r < 0 ? errno : 0;
+	close(fd);
+	if (e) {
+		free(*buf);
+		xlb_y_err(diag, path, NULL, "cannot read the file: %s",
+			  strerror(e));
+		return -e;
+	}
+	(*buf)[off] = '\0';
+	*len = off;
+	return 0;
+}
+
+static void diag_move(struct xlb_diag *to, struct xlb_diag *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		char **m = realloc(to->msgs, (to->n + 1) * sizeof(*m));
+
+		if (!m) {
+			free(from->msgs[i]);
+			continue;
+		}
+		to->msgs = m;
+		to->msgs[to->n++] = from->msgs[i];
+	}
+	free(from->msgs);
+	from->msgs = NULL;
+	from->n = 0;
+}
+
+int xlb_svc_load(const char *path, struct xlb_config *cfg,
+		 struct xlb_svc_cfg *svc, struct xlb_diag *diag)
+{
+	struct xlb_diag mine = { 0 };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	bool have_doc = false;
+	char *buf = NULL, *copy = NULL;
+	size_t len = 0;
+	int err, errs = 0;
+
+	memset(svc, 0, sizeof(*svc));
+	snprintf(svc->metrics_listen, sizeof(svc->metrics_listen), "%s",
+		 XLB_SVC_METRICS_DEFAULT);
+	snprintf(svc->bird_socket, sizeof(svc->bird_socket), "%s",
+		 "/run/bird/bird.ctl");
+	snprintf(svc->include_file, sizeof(svc->include_file), "%s",
+		 "/run/xlb/bird-vips.conf");
+	memset(cfg, 0, sizeof(*cfg));
+	err = read_file(path, &buf, &len, diag);
+	if (err)
+		return err;
+	copy = malloc(len + 1);
+	if (!copy || !yaml_parser_initialize(&parser)) {
+		free(buf);
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy, buf, len + 1);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	/* A syntax error: the datapath parser reports it with its position. */
+	have_doc = yaml_parser_load(&parser, &doc) &&
+		   yaml_document_get_root_node(&doc);
+	if (have_doc) {
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		yaml_node_t *sv = xlb_y_get(&doc, root, "service", NULL);
+		yaml_node_t *vips = xlb_y_get(&doc, root, "vips", NULL);
+
+		if (sv)
+			errs += svc_section(&doc, path, sv, svc, &mine);
+		blank_key(&doc, root, "service", copy, len);
+		for (yaml_node_item_t *it =
+			     vips && vips->type == YAML_SEQUENCE_NODE ?
+				     vips->data.sequence.items.start :
+				     NULL;
+		     it && it < vips->data.sequence.items.top; it++) {
+			yaml_node_t *v = yaml_document_get_node(&doc, *it);
+			yaml_node_t *be = xlb_y_get(&doc, v, "backends", NULL);
+
+			blank_key(&doc, v, "health_check", copy, len);
+			for (yaml_node_item_t *b =
+				     be && be->type == YAML_SEQUENCE_NODE ?
+					     be->data.sequence.items.start :
+					     NULL;
+			     b && b < be->data.sequence.items.top; b++)
+				blank_key(&doc,
+					  yaml_document_get_node(&doc, *b),
+					  "health_check", copy, len);
+		}
+	}
+	err = xlb_config_parse(path, copy, len, cfg, diag);
+	if (!err && have_doc) {
+		int r = xlb_hc_parse(&doc, path, cfg, &svc->hc, &mine);
+
+		if (r < 0)
+			err = r;
+		else
+			errs += r;
+	}
+	diag_move(diag, &mine);
+	if (have_doc)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	free(buf);
+	free(copy);
+	if (!err && errs)
+		err = -EINVAL;
+	if (err) {
+		xlb_config_free(cfg); /* safe twice: it clears @cfg */
+		xlb_svc_cfg_free(svc);
+	}
+	return err;
+}
+
+/* ---- The loop ------------------------------------------------------------ */
+
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int ev_add(struct xlb_service *s, int fd, struct xlb_ev *ev)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = ev };
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) ? -errno : 0;
+}
+
+static void timer_arm(int fd, uint64_t ms, bool periodic)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (!ms)
+		its.it_value.tv_nsec = 1; /* 0 would disarm: fire now */
+	if (periodic)
+		its.it_interval = its.it_value;
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void timer_drain(int fd)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return; /* EAGAIN: a re-arm raced the read, nothing due */
+}
+
+static int apply_real(struct xlb_service *s, const struct xlb_config *eff,
+		      bool first, char *summary, size_t len)
+{
+	struct xlb_sync_report rep = { 0 };
+	struct xlb_instance in;
+	int err;
+
+	if (first && xlb_instance_open(eff->interface, &in) == 0) {
+		xlb_instance_close(&in);
+		first = false; /* adopt what runs: a reload */
+		xlb_slog("adopt", "interface", eff->interface, NULL);
+	}
+	if (first) {
+		struct xlb_load_opts lo = { .mode = s->o.mode };
+
+		err = xlb_load(eff, &lo, &rep);
+	} else {
+		err = xlb_reload(eff, s->o.mode, &rep);
+	}
+	snprintf(summary, len, "%s", rep.summary);
+	return err;
+}
+
+/* Push the file config with the health overrides to the datapath. */
+static int apply(struct xlb_service *s, const struct xlb_config *cfg,
+		 bool first, char *summary, size_t len)
+{
+	struct xlb_config eff;
+	int err;
+
+	summary[0] = '\0';
+	err = xlb_health_effective(&s->health, cfg, &eff);
+	if (err)
+		return err;
+	if (s->o.apply)
+		err = s->o.apply(s->o.ctx, &eff, first);
+	else
+		err = apply_real(s, &eff, first, summary, len);
+	xlb_health_effective_free(&eff);
+	if (err)
+		s->applies_err++;
+	else
+		s->applies_ok++;
+	return err;
+}
+
+static void bgp_sync(struct xlb_service *s)
+{
+	struct xlb_config eff;
+	char err[600];
+
+	if (!s->bgp)
+		return;
+	if (xlb_health_effective(&s->health, &s->cfg, &eff))
+		return;
+	if (xlb_bgp_sync(s->bgp, &eff, s->attached && !s->stop, err,
+			 sizeof(err)))
+		xlb_slog("bgp_error", "reason", err, NULL);
+	xlb_health_effective_free(&eff);
+}
+
+static void bgp_setup(struct xlb_service *s)
+{
+	bool same = s->bgp && !strcmp(s->bgp->socket, s->svc.bird_socket) &&
+		    !strcmp(s->bgp->include, s->svc.include_file);
+
+	if (same || (!s->bgp && !s->svc.bgp))
+		return;
+	if (s->bgp) {
+		/* Turned off or moved: withdraw through the old settings. */
+		char err[600];
+		struct xlb_config none = { 0 };
+
+		if (xlb_bgp_sync(s->bgp, &none, false, err, sizeof(err)))
+			xlb_slog("bgp_error", "reason", err, NULL);
+		xlb_bgp_free(s->bgp);
+		free(s->bgp);
+		s->bgp = NULL;
+	}
+	if (!s->svc.bgp)
+		return;
+	s->bgp = calloc(1, sizeof(*s->bgp));
+	if (!s->bgp) {
+		xlb_slog("bgp_error", "reason", "out of memory", NULL);
+		return;
+	}
+	snprintf(s->bgp->socket, sizeof(s->bgp->socket), "%s",
+		 s->svc.bird_socket);
+	snprintf(s->bgp->include, sizeof(s->bgp->include), "%s",
+		 s->svc.include_file);
+}
+
+static void metrics_setup(struct xlb_service *s, const char *old)
+{
+	char err[512];
+
+	if (s->metrics && old && !strcmp(old, s->svc.metrics_listen))
+		return;
+	xlb_metrics_close(s->metrics);
+	s->metrics = NULL;
+	if (!s->svc.metrics_listen[0])
+		return;
+	if (xlb_metrics_open(&s->metrics, s->epfd, s->svc.metrics_listen,
+			     xlb_service_metrics, s, err, sizeof(err)))
+		xlb_slog("metrics_error", "reason", err, NULL);
+	else
+		xlb_slog("metrics_listen", "address", s->svc.metrics_listen,
+			 NULL);
+}
+
+static void log_diag(const struct xlb_diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		xlb_slog("config_error", "msg", d->msgs[i], NULL);
+}
+
+int xlb_service_reload(struct xlb_service *s, const char *why)
+{
+	struct xlb_config cfg;
+	struct xlb_svc_cfg svc;
+	struct xlb_diag diag = { 0 };
+	char old_listen[sizeof(s->svc.metrics_listen)], msg[1024];
+	int err;
+
+	err = xlb_svc_load(s->path, &cfg, &svc, &diag);
+	if (err) {
+		log_diag(&diag);
+		xlb_diag_free(&diag);
+		snprintf(
+			msg, sizeof(msg),
+			"%s; the running config is unchanged: fix the file and save it again",
+			err == -EINVAL ? "the new config has errors" :
+					 strerror(-err));
+		xlb_slog("reload", "result", "error", "trigger", why, "file",
+			 s->path, "reason", msg, NULL);
+		s->reloads_err++;
+		return err;
+	}
+	xlb_diag_free(&diag);
+	if (xlb_diff_fixed(&s->cfg, &cfg, msg, sizeof(msg))) {
+		xlb_slog("reload", "result", "error", "trigger", why, "file",
+			 s->path, "reason", msg, NULL);
+		s->reloads_err++;
+		err = -EINVAL;
+		goto drop;
+	}
+	err = xlb_health_configure(&s->health, &cfg, &svc.hc);
+	if (!err) {
+		char summary[256];
+
+		err = apply(s, &cfg, false, summary, sizeof(summary));
+		if (err) {
+			/* Back to the checks of the config that still runs. */
+			xlb_health_configure(&s->health, &s->cfg, &s->svc.hc);
+		} else {
+			xlb_slog("reload", "result", "ok", "trigger", why,
+				 "file", s->path, "changes", summary, NULL);
+		}
+	}
+	if (err) {
+		snprintf(
+			msg, sizeof(msg),
+			"the datapath refused the new config (%s); the running config is unchanged",
+			strerror(-err));
+		xlb_slog("reload", "result", "error", "trigger", why, "file",
+			 s->path, "reason", msg, NULL);
+		s->reloads_err++;
+		goto drop;
+	}
+	s->reloads_ok++;
+	s->last_reload = unix_now();
+	snprintf(old_listen, sizeof(old_listen), "%s", s->svc.metrics_listen);
+	xlb_config_free(&s->cfg);
+	xlb_svc_cfg_free(&s->svc);
+	s->cfg = cfg;
+	s->svc = svc;
+	if (!s->o.log_format)
+		xlb_slog_set_json(s->svc.log_json);
+	metrics_setup(s, old_listen);
+	bgp_setup(s);
+	bgp_sync(s);
+	return 0;
+drop:
+	xlb_config_free(&cfg);
+	xlb_svc_cfg_free(&svc);
+	return err;
+}
+
+static void on_health_change(void *ctx, struct xlb_hc_target *t,
+			     const char *reason)
+{
+	struct xlb_service *s = ctx;
+	char a[64], port[8];
+
+	xlb_addr_str(&t->addr, a, sizeof(a));
+	snprintf(port, sizeof(port), "%u", t->cfg.port);
+	xlb_slog(t->sm.up ? "backend_up" : "backend_down", "vip", t->vip_name,
+		 "backend", a, "check", xlb_hc_type_name(t->cfg.type), "port",
+		 port, "reason", reason, NULL);
+	s->dirty = true;
+}
+
+static void apply_health(struct xlb_service *s)
+{
+	char summary[256];
+	int err;
+
+	s->dirty = false;
+	err = apply(s, &s->cfg, false, summary, sizeof(summary));
+	if (err) {
+		char e[64];
+
+		snprintf(e, sizeof(e), "%s", strerror(-err));
+		xlb_slog("health_apply", "result", "error", "reason", e, NULL);
+		s->dirty = true; /* retried by the housekeeping timer */
+		return;
+	}
+	xlb_slog("health_apply", "result", "ok", "changes", summary, NULL);
+	bgp_sync(s);
+}
+
+static void on_signal(struct xlb_ev *ev, uint32_t events)
+{
+	struct xlb_service *s =
+		(struct xlb_service *)((char *)ev -
+				       offsetof(struct xlb_service, sig_ev));
+	struct signalfd_siginfo si;
+
+	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			xlb_service_reload(s, "SIGHUP");
+			continue;
+		}
+		s->stop = true;
+		s->exit_signal = (int)si.ssi_signo;
+	}
+}
+
+static void on_inotify(struct xlb_ev *ev, uint32_t events)
+{
+	struct xlb_service *s =
+		(struct xlb_service *)((char *)ev -
+				       offsetof(struct xlb_service, ino_ev));
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	bool ours = false;
+	ssize_t r;
+
+	while ((r = read(s->ino_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + r;) {
+			const struct inotify_event *e = (void *)p;
+
+			if (e->len && !strcmp(e->name, s->base))
+				ours = true;
+			p += sizeof(*e) + e->len;
+		}
+	}
+	/* Editors write in steps: reload once they are done. */
+	if (ours)
+		timer_arm(s->deb_fd, XLB_SVC_DEBOUNCE_MS, false);
+}
+
+static void on_debounce(struct xlb_ev *ev, uint32_t events)
+{
+	struct xlb_service *s =
+		(struct xlb_service *)((char *)ev -
+				       offsetof(struct xlb_service, deb_ev));
+
+	timer_drain(s->deb_fd);
+	s->file_events++;
+	xlb_service_reload(s, "file changed");
+}
+
+static void on_hc_timer(struct xlb_ev *ev, uint32_t events)
+{
+	struct xlb_service *s =
+		(struct xlb_service *)((char *)ev -
+				       offsetof(struct xlb_service, hc_ev));
+
+	timer_drain(s->hc_fd); /* the tick after every round does the work */
+}
+
+static void check_attached(struct xlb_service *s)
+{
+	struct xlb_instance in;
+	bool now = false;
+
+	if (s->o.apply)
+		return; /* tests without a datapath */
+	if (xlb_instance_open(s->cfg.interface, &in) == 0) {
+		now = in.attached;
+		xlb_instance_close(&in);
+	}
+	if (now == s->attached)
+		return;
+	s->attached = now;
+	xlb_slog(now ? "datapath_attached" : "datapath_detached", "interface",
+		 s->cfg.interface, NULL);
+	bgp_sync(s);
+}
+
+static void on_housekeeping(struct xlb_ev *ev, uint32_t events)
+{
+	struct xlb_service *s =
+		(struct xlb_service *)((char *)ev -
+				       offsetof(struct xlb_service, hk_ev));
+	struct timespec ts;
+
+	timer_drain(s->hk_fd);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	xlb_metrics_expire(s->metrics, (uint64_t)ts.tv_sec * 1000 +
+					       (uint64_t)ts.tv_nsec / 1000000);
+	check_attached(s);
+	if (s->dirty)
+		apply_health(s);
+	if (s->bgp && s->bgp->pending)
+		bgp_sync(s);
+}
+
+static int watch_setup(struct xlb_service *s)
+{
+	char tmp[PATH_MAX];
+	char *d;
+
+	snprintf(tmp, sizeof(tmp), "%s", s->o.config);
+	snprintf(s->base, sizeof(s->base), "%s", basename(tmp));
+	snprintf(tmp, sizeof(tmp), "%s", s->o.config);
+	d = dirname(tmp);
+	if (!realpath(d, s->dir))
+		return -errno;
+	snprintf(s->path, sizeof(s->path), "%s/%s", s->dir, s->base);
+	s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->ino_fd < 0)
+		return -errno;
+	/* The directory, not the file: editors and config managers replace
+	 * the file by rename, which a watch on the old inode never sees. */
+	if (inotify_add_watch(s->ino_fd, s->dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+				      IN_DELETE | IN_MOVED_FROM) < 0)
+		return -errno;
+	return 0;
+}
+
+static int open_fds(struct xlb_service *s)
+{
+	sigset_t set;
+	int err;
+
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return -errno;
+	s->deb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->hc_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->hk_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->deb_fd < 0 || s->hc_fd < 0 || s->hk_fd < 0)
+		return -errno;
+	s->ino_ev.fn = on_inotify;
+	s->deb_ev.fn = on_debounce;
+	s->hc_ev.fn = on_hc_timer;
+	s->hk_ev.fn = on_housekeeping;
+	s->sig_ev.fn = on_signal;
+	if ((err = ev_add(s, s->ino_fd, &s->ino_ev)) ||
+	    (err = ev_add(s, s->deb_fd, &s->deb_ev)) ||
+	    (err = ev_add(s, s->hc_fd, &s->hc_ev)) ||
+	    (err = ev_add(s, s->hk_fd, &s->hk_ev)))
+		return err;
+	timer_arm(s->hk_fd, HOUSEKEEPING_MS, true);
+	if (!s->o.signals)
+		return 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->sig_fd < 0)
+		return -errno;
+	return ev_add(s, s->sig_fd, &s->sig_ev);
+}
+
+static void arm_health(struct xlb_service *s)
+{
+	uint64_t next = xlb_health_tick(&s->health), now;
+	struct itimerspec its = { 0 };
+
+	if (next == UINT64_MAX) {
+		timerfd_settime(s->hc_fd, 0, &its, NULL);
+		return;
+	}
+	now = xlb_hc_clock_mono(NULL);
+	timer_arm(s->hc_fd, next > now ? next - now : 0, false);
+}
+
+int xlb_service_open(struct xlb_service **out, const struct xlb_service_opts *o)
+{
+	struct xlb_service *s = calloc(1, sizeof(*s));
+	struct xlb_diag diag = { 0 };
+	char summary[256], e[sizeof(s->path) + 128];
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->o = *o;
+	s->epfd = s->sig_fd = s->ino_fd = s->deb_fd = s->hc_fd = s->hk_fd = -1;
+	if (o->log_format)
+		xlb_slog_set_json(!strcmp(o->log_format, "json"));
+	err = open_fds(s);
+	if (!err)
+		err = watch_setup(s);
+	if (err) {
+		snprintf(e, sizeof(e),
+			 "cannot set up the event loop for %s: %s", o->config,
+			 strerror(-err));
+		xlb_slog("start", "result", "error", "reason", e, NULL);
+		goto fail;
+	}
+	xlb_health_init(&s->health, s->epfd);
+	s->health.on_change = on_health_change;
+	s->health.ctx = s;
+	err = xlb_svc_load(s->path, &s->cfg, &s->svc, &diag);
+	if (err) {
+		log_diag(&diag);
+		xlb_diag_free(&diag);
+		snprintf(
+			e, sizeof(e),
+			"cannot start: %s has errors; check it with xlbctl check",
+			s->path);
+		xlb_slog("start", "result", "error", "reason", e, NULL);
+		goto fail;
+	}
+	s->have_cfg = true;
+	if (!o->log_format)
+		xlb_slog_set_json(s->svc.log_json);
+	err = xlb_health_configure(&s->health, &s->cfg, &s->svc.hc);
+	if (!err)
+		err = apply(s, &s->cfg, true, summary, sizeof(summary));
+	if (err) {
+		snprintf(e, sizeof(e), "cannot bring up the datapath on %s: %s",
+			 s->cfg.interface, strerror(-err));
+		xlb_slog("start", "result", "error", "reason", e, NULL);
+		goto fail;
+	}
+	s->attached = true;
+	s->last_reload = unix_now();
+	xlb_slog("start", "result", "ok", "file", s->path, "interface",
+		 s->cfg.interface, "changes", summary, NULL);
+	metrics_setup(s, NULL);
+	bgp_setup(s);
+	bgp_sync(s);
+	arm_health(s);
+	*out = s;
+	return 0;
+fail:
+	xlb_service_close(s);
+	return err ? err : -EINVAL;
+}
+
+int xlb_service_step(struct xlb_service *s, int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(s->epfd, ev, 64, timeout_ms);
+
+	for (int i = 0; i < n; i++) {
+		struct xlb_ev *e = ev[i].data.ptr;
+
+		e->fn(e, ev[i].events);
+	}
+	arm_health(s);
+	if (s->dirty && !s->stop)
+		apply_health(s);
+	return s->stop ? 1 : 0;
+}
+
+int xlb_service_run(struct xlb_service *s)
+{
+	while (!xlb_service_step(s, -1))
+		;
+	return 0;
+}
+
+void xlb_service_close(struct xlb_service *s)
+{
+	char sig[16] = "";
+
+	if (!s)
+		return;
+	if (s->have_cfg) {
+		s->stop = true;
+		bgp_sync(s); /* stopping: announce nothing */
+		if (s->svc.on_exit_unload && !s->o.apply) {
+			bool nothing = false;
+			int err = xlb_unload(s->cfg.interface, &nothing);
+
+			xlb_slog("unload", "interface", s->cfg.interface,
+				 "result", err ? "error" : "ok", NULL);
+		}
+		if (s->exit_signal)
+			snprintf(sig, sizeof(sig), "%s",
+				 sigabbrev_np(s->exit_signal));
+		xlb_slog("stop", "signal", sig, "datapath",
+			 s->svc.on_exit_unload ? "unloaded" : "kept", NULL);
+	}
+	xlb_health_free(&s->health);
+	xlb_metrics_close(s->metrics);
+	xlb_bgp_free(s->bgp);
+	free(s->bgp);
+	int fds[] = { s->sig_fd, s->ino_fd, s->deb_fd,
+		      s->hc_fd,	 s->hk_fd,  s->epfd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (s->have_cfg) {
+		xlb_config_free(&s->cfg);
+		xlb_svc_cfg_free(&s->svc);
+	}
+	free(s);
+}
+
+/* ---- Metrics ------------------------------------------------------------- */
+
+static void prom_esc(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void prom_head(FILE *f, const char *name, const char *type,
+		      const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prom_vb(FILE *f, const char *name, const char *vip, const char *be)
+{
+	fprintf(f, "%s{vip=", name);
+	prom_esc(f, vip);
+	if (be) {
+		fputs(",backend=", f);
+		prom_esc(f, be);
+	}
+	fputc('}', f);
+}
+
+/* The counters `xlbctl stats --prometheus` prints, same names and
+ * labels. Returns 0, or -errno if the maps cannot be read. */
+static int datapath_metrics(struct xlb_service *s, FILE *f)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} vf[] = {
+		{ "xlb_vip_packets_total", "Packets received for the VIP.",
+		  offsetof(struct xlb_vip_stats, packets) },
+		{ "xlb_vip_bytes_total", "Bytes received for the VIP.",
+		  offsetof(struct xlb_vip_stats, bytes) },
+		{ "xlb_vip_new_flows_total",
+		  "Flows inserted in the connection table.",
+		  offsetof(struct xlb_vip_stats, new_flows) },
+		{ "xlb_vip_ct_hits_total", "Connection-table hits.",
+		  offsetof(struct xlb_vip_stats, ct_hits) },
+		{ "xlb_vip_ct_misses_total", "Connection-table misses.",
+		  offsetof(struct xlb_vip_stats, ct_misses) },
+	};
+	struct xlb_instance in;
+	struct xlb_state st;
+	struct xlb_stats_sample smp;
+	const struct xlb_config *c;
+	char a[64];
+	int err;
+
+	err = xlb_instance_open(s->cfg.interface, &in);
+	if (err)
+		return err;
+	err = xlb_state_read(&in, &st);
+	if (err) {
+		xlb_instance_close(&in);
+		return err;
+	}
+	err = xlb_stats_read(&in, false, &smp);
+	if (err)
+		goto out;
+	c = &st.cfg;
+	prom_head(f, "xlb_packets_total", "counter",
+		  "Packets by what the datapath did with them (reason).");
+	for (unsigned int r = 0; r < XLB_CNT_MAX; r++) {
+		fputs("xlb_packets_total{reason=", f);
+		prom_esc(f, xlb_counter_name(r));
+		fprintf(f, "} %llu\n", (unsigned long long)smp.global[r]);
+	}
+	for (size_t k = 0; k < sizeof(vf) / sizeof(vf[0]); k++) {
+		prom_head(f, vf[k].name, "counter", vf[k].help);
+		for (size_t i = 0; i < c->n_vips; i++) {
+			const struct xlb_vip_stats *v = &smp.vip[st.vip_id[i]];
+
+			prom_vb(f, vf[k].name, c->vips[i].name, NULL);
+			fprintf(f, " %llu\n",
+				(unsigned long long)*(
+					const __u64 *)((const char *)v +
+						       vf[k].off));
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "xlb_backend_bytes_total" :
+				       "xlb_backend_packets_total";
+
+		prom_head(f, name, "counter",
+			  k ? "Bytes sent to the backend." :
+			      "Packets sent to the backend.");
+		for (size_t i = 0; i < c->n_vips; i++) {
+			const struct xlb_vip_cfg *v = &c->vips[i];
+
+			for (size_t j = 0; j < v->n_backends; j++) {
+				const struct xlb_be_stats *b =
+					&smp.be[st.slot[i][j]];
+
+				xlb_addr_str(&v->backends[j].addr, a,
+					     sizeof(a));
+				prom_vb(f, name, v->name, a);
+				fprintf(f, " %llu\n",
+					(unsigned long long)(k ? b->bytes :
+								 b->packets));
+			}
+		}
+	}
+	xlb_stats_free(&smp);
+out:
+	xlb_state_free(&st);
+	xlb_instance_close(&in);
+	return err;
+}
+
+int xlb_service_metrics(void *ctx, FILE *f)
+{
+	struct xlb_service *s = ctx;
+	const struct xlb_config *c = &s->cfg;
+	char a[64];
+	int err = 0;
+
+	if (!s->o.apply) {
+		err = datapath_metrics(s, f);
+		if (err) {
+			snprintf(a, sizeof(a), "%s", strerror(-err));
+			xlb_slog("metrics_error", "reason", a, NULL);
+			return err;
+		}
+	}
+	prom_head(f, "xlb_backend_healthy", "gauge",
+		  "1 if the backend passes its health checks (or has none).");
+	for (size_t i = 0; i < c->n_vips; i++) {
+		for (size_t j = 0; j < c->vips[i].n_backends; j++) {
+			xlb_addr_str(&c->vips[i].backends[j].addr, a,
+				     sizeof(a));
+			prom_vb(f, "xlb_backend_healthy", c->vips[i].name, a);
+			fprintf(f, " %d\n", xlb_health_up(&s->health, i, j));
+		}
+	}
+	prom_head(f, "xlb_health_transitions_total", "counter",
+		  "Backend health state changes (up->down and down->up).");
+	fprintf(f, "xlb_health_transitions_total %llu\n",
+		(unsigned long long)s->health.transitions);
+	prom_head(f, "xlb_health_checks_total", "counter",
+		  "Health checks completed.");
+	fprintf(f, "xlb_health_checks_total %llu\n",
+		(unsigned long long)s->health.checks);
+	prom_head(f, "xlb_reloads_total", "counter",
+		  "Config reloads (file change or SIGHUP) by result.");
+	fprintf(f, "xlb_reloads_total{result=\"ok\"} %llu\n",
+		(unsigned long long)s->reloads_ok);
+	fprintf(f, "xlb_reloads_total{result=\"error\"} %llu\n",
+		(unsigned long long)s->reloads_err);
+	prom_head(f, "xlb_last_reload_timestamp_seconds", "gauge",
+		  "Unix time the running config was applied.");
+	fprintf(f, "xlb_last_reload_timestamp_seconds %.3f\n", s->last_reload);
+	prom_head(f, "xlb_datapath_attached", "gauge",
+		  "1 while the XDP program is attached to the interface.");
+	fprintf(f, "xlb_datapath_attached %d\n", s->attached);
+	if (s->bgp) {
+		prom_head(f, "xlb_bgp_announced_prefixes", "gauge",
+			  "VIP prefixes in the BIRD include file.");
+		fprintf(f, "xlb_bgp_announced_prefixes %zu\n",
+			s->bgp->n_prefixes);
+	}
+	return 0;
+}
