@@ -118,7 +118,7 @@ static void setup(void)
 	sh("ip -n %s link set xnl3 up", ns_b);
 	/* Until both ends show carrier (linkwatch can lag ~1 s) the far
 	 * end has no IPv6 multicast route and ignores solicitations. */
-	sh("for i in $(seq 300); do [ $(ip -n %s -o link show up | grep -c 'state UP') = 2 ] && [ $(ip -n %s -o link show up | grep -c 'state UP') = 2 ] && exit 0; sleep 0.01; done; exit 1",
+	sh("for i in $(seq 300); do [ $(ip -n %s -o link show up 2>/dev/null | grep -c 'state UP') = 2 ] && [ $(ip -n %s -o link show up 2>/dev/null | grep -c 'state UP') = 2 ] && exit 0; sleep 0.01; done; exit 1",
 	   ns_a, ns_b);
 	/* IPv6 addresses added before carrier stay tentative (and deaf to
 	 * neighbour solicitations) until addrconf catches up, nodad or not. */
@@ -298,6 +298,20 @@ Test(netlink, gateway_v6_probe)
 	cr_assert_eq(
 		xlb_nl_gateway_mac("xnl0", AF_INET6, mac, err, sizeof(err)), 0,
 		"%s", err);
+	expect_mac(mac, mac_router);
+}
+
+/* IPv4 default route via an IPv6 next hop (RFC 5549): RTA_VIA, and the
+ * router is found in the IPv6 neighbour table. */
+Test(netlink, gateway_v4_via_v6_nexthop)
+{
+	uint8_t mac[6] = { 0 };
+	char err[256] = "";
+
+	sh("ip -n %s -4 route add default via inet6 2001:db8::fe dev xnl0",
+	   ns_a);
+	cr_assert_eq(xlb_nl_gateway_mac("xnl0", AF_INET, mac, err, sizeof(err)),
+		     0, "%s", err);
 	expect_mac(mac, mac_router);
 }
 
