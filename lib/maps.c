@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,8 +481,16 @@ out:
 /* A ring built aside, waiting to be swapped in. */
 struct new_ring {
 	__u32 vip_id;
-	int fd;
+	const struct xlb_vip_cfg *vip;
+	const __u32 *slots; /* backend slot of each of vip->backends */
+	int fd; /* -1 until built */
+	int err;
 };
+
+/* Threads building rings at once (each holds one table, 4 bytes a slot). */
+#define RING_THREADS_MAX 16
+
+static int build_rings(struct new_ring *r, size_t n, __u32 m);
 
 struct plan {
 	struct xlb_config want; /* the new config, echo normalised */
@@ -490,6 +499,7 @@ struct plan {
 	__u32 **new_slot; /* per want.vips[i].backends[j] */
 	struct new_ring *rings;
 	size_t n_rings;
+	int empty_fd; /* an all-empty ring for removed VIPs' ids, or -1 */
 	struct xlb_cfg hw;
 	bool hw_changed;
 };
@@ -497,7 +507,10 @@ struct plan {
 static void plan_free(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_rings; i++)
-		close(p->rings[i].fd);
+		if (p->rings[i].fd >= 0)
+			close(p->rings[i].fd);
+	if (p->empty_fd >= 0)
+		close(p->empty_fd);
 	free(p->rings);
 	if (p->new_slot)
 		for (size_t i = 0; i < p->want.n_vips; i++)
@@ -666,6 +679,7 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 	int err;
 
 	memset(p, 0, sizeof(*p));
+	p->empty_fd = -1;
 	err = normalise(cfg, &p->want);
 	if (err)
 		return err;
@@ -743,15 +757,71 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 
 		if (!vd->ring)
 			continue;
-		r = &p->rings[p->n_rings];
+		r = &p->rings[p->n_rings++];
 		r->vip_id = p->new_vip_id[vd->new_idx];
-		err = build_ring(&p->want.vips[vd->new_idx],
-				 p->new_slot[vd->new_idx], in->ring_size,
-				 &r->fd);
+		r->vip = &p->want.vips[vd->new_idx];
+		r->slots = p->new_slot[vd->new_idx];
+		r->fd = -1;
+	}
+	if (p->d.vips_removed) {
+		static const struct xlb_vip_cfg none = { .name = "(removed)" };
+
+		err = build_ring(&none, NULL, in->ring_size, &p->empty_fd);
 		if (err)
 			return err;
-		p->n_rings++;
 	}
+	return build_rings(p->rings, p->n_rings, in->ring_size);
+}
+
+struct ring_jobs {
+	struct new_ring *r;
+	size_t n, next;
+	__u32 m;
+	pthread_mutex_t lock;
+};
+
+static void *ring_worker(void *arg)
+{
+	struct ring_jobs *j = arg;
+
+	for (;;) {
+		struct new_ring *r;
+
+		pthread_mutex_lock(&j->lock);
+		r = j->next < j->n ? &j->r[j->next++] : NULL;
+		pthread_mutex_unlock(&j->lock);
+		if (!r)
+			return NULL;
+		r->err = build_ring(r->vip, r->slots, j->m, &r->fd);
+	}
+}
+
+/* Maglev builds are independent and take milliseconds each at the default
+ * table size: spread them over the CPUs. */
+static int build_rings(struct new_ring *r, size_t n, __u32 m)
+{
+	struct ring_jobs j = { .r = r, .n = n, .m = m };
+	pthread_t tid[RING_THREADS_MAX];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nt = ncpu > 0 ? (size_t)ncpu : 1, started = 0;
+
+	if (nt > RING_THREADS_MAX)
+		nt = RING_THREADS_MAX;
+	if (nt > n)
+		nt = n;
+	pthread_mutex_init(&j.lock, NULL);
+	for (size_t i = 1; i < nt; i++) {
+		if (pthread_create(&tid[started], NULL, ring_worker, &j))
+			break;
+		started++;
+	}
+	ring_worker(&j); /* this thread works too */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	for (size_t i = 0; i < n; i++)
+		if (r[i].err)
+			return r[i].err;
 	return 0;
 }
 
@@ -815,19 +885,30 @@ static int swap_rings(const struct xlb_instance *in, const struct plan *p)
 	return err;
 }
 
-/* Delete the rings of removed VIPs: one grace period for all, as above. */
-static int drop_rings(const struct xlb_instance *in, __u32 *ids, __u32 n)
+/* Release the rings of removed VIPs. Deleting is one RCU wait per ring;
+ * instead point every removed id at one shared empty ring in a single
+ * batch update (one wait for all): the old rings are freed just the same,
+ * and the ids stay unreachable (their xlb_vips entries are gone) until a
+ * new VIP takes one and swaps in its own ring. */
+static int drop_rings(const struct xlb_instance *in, const struct plan *p,
+		      __u32 *ids, __u32 n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	__u32 cnt = n;
-	int err;
+	int *fds, err = -EINVAL;
 
 	if (!n)
 		return 0;
-	err = bpf_map_delete_batch(in->rings_fd, ids, &cnt, &o);
+	fds = calloc(n, sizeof(*fds));
+	if (fds && p->empty_fd >= 0) {
+		for (__u32 i = 0; i < n; i++)
+			fds[i] = p->empty_fd;
+		err = bpf_map_update_batch(in->rings_fd, ids, fds, &cnt, &o);
+	}
+	free(fds);
 	if (!err)
 		return 0;
-	xlb_dbg("batch delete in xlb_rings refused (%s); one by one\n",
+	xlb_dbg("batch update of xlb_rings refused (%s); deleting one by one\n",
 		strerror(-err));
 	for (__u32 i = 0; i < n; i++) {
 		err = bpf_map_delete_elem(in->rings_fd, &ids[i]);
@@ -965,7 +1046,7 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 		    "cannot clear the name of VIP %s: %s\n", v->name,
 		    strerror(-err));
 	}
-	TRY(drop_rings(in, gone, n_gone),
+	TRY(drop_rings(in, p, gone, n_gone),
 	    "cannot delete the rings of removed VIPs: %s\n", strerror(-err));
 	for (size_t i = 0; i < st->cfg.n_vips; i++) {
 		const struct xlb_addr *a = &st->cfg.vips[i].addr;

@@ -337,14 +337,16 @@ Test(ctl, load_pins_status_unload)
 	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 1);
 	cr_assert(strstr(out, "already loaded"), "%s", out);
 
-	cr_assert_eq(ctl(out, sizeof(out), "status"), 0, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", ifname), 0, "%s",
+		     out);
 	cr_assert(strstr(out, "maglev_table_size: 251"), "%s", out);
 	cr_assert(strstr(out, "10.1.0.2"), "%s", out);
 	cr_assert_eq(ctl(out, sizeof(out), "status -i %s --json", ifname), 0);
 	cr_assert(strstr(out, "\"name\": \"web\""), "%s", out);
 	cr_assert(strstr(out, "\"attached\": true"), "%s", out);
 
-	cr_assert_eq(ctl(out, sizeof(out), "unload"), 0, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
+		     out);
 	cr_assert(strstr(out, "unloaded from"), "%s", out);
 	cr_assert_neq(stat(dir, &st), 0, "%s still exists", dir);
 	cr_assert_neq(
@@ -371,8 +373,10 @@ Test(ctl, usage_and_invalid)
 
 	cr_assert_eq(ctl(out, sizeof(out), "load"), 2, "%s", out);
 	cr_assert_eq(ctl(out, sizeof(out), "frobnicate"), 2, "%s", out);
-	cr_assert_eq(ctl(out, sizeof(out), "stats --watch x"), 2, "%s", out);
-	cr_assert_eq(ctl(out, sizeof(out), "status"), 1, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "stats -i %s --watch x", ifname), 2,
+		     "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", ifname), 1, "%s",
+		     out);
 	cr_assert_eq(ctl(out, sizeof(out), "check --help"), 0);
 	cr_assert(strstr(out, "EXIT STATUS"), "%s", out);
 	FILE *f = fopen(cfgpath, "w");
@@ -447,14 +451,16 @@ Test(ctl, reload_moves_only_what_it_must)
 			  seen[k]);
 
 	/* Stats match what was sent. */
-	cr_assert_eq(ctl(out, sizeof(out), "stats --json"), 0, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "stats -i %s --json", ifname), 0,
+		     "%s", out);
 	char want[64];
 	snprintf(want, sizeof(want), "\"web\": {\"packets\": %d,", NFLOWS);
 	cr_assert(strstr(out, want), "want %s in %s", want, out);
 	snprintf(want, sizeof(want), "\"10.1.0.3\": {\"packets\": %d,",
 		 seen[3]);
 	cr_assert(strstr(out, want), "want %s in %s", want, out);
-	cr_assert_eq(ctl(out, sizeof(out), "stats --prometheus"), 0);
+	cr_assert_eq(ctl(out, sizeof(out), "stats -i %s --prometheus", ifname),
+		     0);
 	snprintf(want, sizeof(want), "xlb_vip_packets_total{vip=\"web\"} %d\n",
 		 NFLOWS);
 	cr_assert(strstr(out, want), "want %s in %s", want, out);
@@ -551,7 +557,8 @@ Test(ctl, reload_moves_only_what_it_must)
 	cr_assert_eq(send_tcp(50000, PKT_TCP_SYN), -XDP_DROP);
 
 	close(prog_fd);
-	cr_assert_eq(ctl(out, sizeof(out), "unload"), 0, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
+		     out);
 	cr_assert_eq(access(dir, F_OK), -1);
 }
 
@@ -613,7 +620,15 @@ Test(ctl, bench_reload_512x100, .timeout = 900)
 		fprintf(stderr, "bench: reload round %d: %s", round, out);
 		cr_assert(ms_in(out) >= 0);
 	}
-	cr_assert_eq(ctl(out, sizeof(out), "status --json"), 0);
-	cr_assert(strstr(out, "\"name\": \"v511\""));
-	cr_assert_eq(ctl(out, sizeof(out), "unload"), 0, "%s", out);
+	size_t big = 16 << 20; /* status of 51200 backends: a few MB */
+	char *all = malloc(big);
+	cr_assert_eq(ctl(all, big, "status -i %s --json", ifname), 0);
+	cr_assert(strstr(all, "\"name\": \"v511\""));
+	cr_assert_eq(ctl(all, big, "stats -i %s --prometheus", ifname), 0);
+	cr_assert(strstr(
+		all,
+		"xlb_backend_packets_total{vip=\"v511\",backend=\"172.17.255.100\"} 0\n"));
+	free(all);
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
+		     out);
 }
