@@ -168,17 +168,17 @@ Test(maglev, balance_weighted_large_table)
  * nothing else. Maglev moves a little more; the paper's Fig. 8 shows a
  * few percent of extra churn at M ~ 100 N. Bound the extra at 1/N + 1%.
  */
-static void disruption(size_t n)
+static void disruption(size_t n, uint32_t m)
 {
 	struct xlb_maglev_backend *be = make_backends(n, 100);
-	uint32_t *before = build(be, n, M_SMALL);
+	uint32_t *before = build(be, n, m);
 	size_t r = n / 2;
 
 	be[r].weight = 0; /* same as removing it, and ids stay put */
-	uint32_t *after = build(be, n, M_SMALL);
+	uint32_t *after = build(be, n, m);
 	size_t moved = 0, own = 0, extra = 0;
 
-	for (uint32_t s = 0; s < M_SMALL; s++) {
+	for (uint32_t s = 0; s < m; s++) {
 		cr_assert_neq(after[s], r, "slot %u still on removed backend",
 			      s);
 		if (before[s] == after[s])
@@ -189,12 +189,12 @@ static void disruption(size_t n)
 		else
 			extra++;
 	}
-	double fm = (double)moved / M_SMALL, fx = (double)extra / M_SMALL;
+	double fm = (double)moved / m, fx = (double)extra / m;
 
 	fprintf(stderr,
 		"maglev disruption: N=%zu M=%u remove 1: moved %.4f of the table (ideal 1/N = %.4f), of which %.4f beyond the removed backend's own slots\n",
-		n, M_SMALL, fm, 1.0 / n, fx);
-	size_t *c = count_slots(before, M_SMALL, n);
+		n, m, fm, 1.0 / n, fx);
+	size_t *c = count_slots(before, m, n);
 
 	cr_expect_eq(own, c[r]);
 	free(c);
@@ -206,17 +206,23 @@ static void disruption(size_t n)
 
 Test(maglev, disruption_remove_1_of_10)
 {
-	disruption(10);
+	disruption(10, M_SMALL);
 }
 
 Test(maglev, disruption_remove_1_of_100)
 {
-	disruption(100);
+	disruption(100, M_SMALL);
 }
 
 Test(maglev, disruption_remove_1_of_1000)
 {
-	disruption(1000);
+	disruption(1000, M_SMALL);
+}
+
+/* A bigger table (m ~ 655 n) churns less: the paper's advice m >= 100 n. */
+Test(maglev, disruption_remove_1_of_1000_large_table)
+{
+	disruption(1000, M_LARGE);
 }
 
 /* Same set in another order (and a mix of families): same address in
