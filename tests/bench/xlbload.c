@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Load xlb from its skeleton and fill its maps directly through the ABI:
+ * the benchmarks measure the datapath, not the control plane. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench.h"
+#include "maglev.h"
+#include "xlb.skel.h"
+
+/* An empty ring map of @size slots; returns its fd or -errno. */
+static int ring_new(uint32_t size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring",
+				sizeof(uint32_t), sizeof(uint32_t), size, &mo);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
+{
+	struct xlb_cfg cfg = {
+		.gw_mac = { 0x02, 0, 0, 0, 0, 0xfe },
+		.if_mac = { 0x02, 0, 0, 0, 0, 0x02 },
+		.mtu = 1500,
+		.flags = XLB_CFG_F_ICMP_TOO_BIG,
+	};
+	__u32 zero = 0;
+	int err, tmpl = -1;
+
+	memset(x, 0, sizeof(*x));
+	x->ring_size = ring_size ? ring_size : XLB_RING_SIZE_DEFAULT;
+	x->ncpus = libbpf_num_possible_cpus();
+	x->skel = xlb__open();
+	if (!x->skel) {
+		err = -errno;
+		fprintf(stderr,
+			"xlb-bench: cannot open the xlb skeleton: %s (rebuild "
+			"the tree: cmake --build BUILD)\n",
+			strerror(-err));
+		return err;
+	}
+	x->skel->rodata->ring_size = x->ring_size;
+	/* libbpf 1.1 crashes in bpf_map__set_max_entries() on the inner map
+	 * template; a template map of the right size does the same job (the
+	 * kernel only compares the two) */
+	tmpl = ring_new(x->ring_size);
+	err = tmpl < 0 ?
+		      tmpl :
+		      bpf_map__set_inner_map_fd(x->skel->maps.xlb_rings, tmpl);
+	if (err) {
+		fprintf(stderr,
+			"xlb-bench: cannot make the ring template: %s\n",
+			strerror(-err));
+		goto fail;
+	}
+	if (ct_size)
+		bpf_map__set_max_entries(x->skel->maps.xlb_conntrack, ct_size);
+	err = xlb__load(x->skel);
+	if (err) {
+		fprintf(stderr,
+			"xlb-bench: cannot load xlb.bpf.o: %s (run as root; "
+			"-v shows the verifier log)\n",
+			strerror(-err));
+		goto fail;
+	}
+	close(tmpl);
+	x->prog_fd = bpf_program__fd(x->skel->progs.xlb_main);
+	x->ct_fd = bpf_map__fd(x->skel->maps.xlb_conntrack);
+	x->vips_fd = bpf_map__fd(x->skel->maps.xlb_vips);
+	x->addrs_fd = bpf_map__fd(x->skel->maps.xlb_vip_addrs);
+	x->rings_fd = bpf_map__fd(x->skel->maps.xlb_rings);
+	x->backends_fd = bpf_map__fd(x->skel->maps.xlb_backends);
+	x->stats_fd = bpf_map__fd(x->skel->maps.xlb_stats);
+	x->vip_stats_fd = bpf_map__fd(x->skel->maps.xlb_vip_stats);
+	err = bpf_map_update_elem(bpf_map__fd(x->skel->maps.xlb_cfg), &zero,
+				  &cfg, BPF_ANY);
+	if (err) {
+		fprintf(stderr, "xlb-bench: cannot write xlb_cfg: %s\n",
+			strerror(errno));
+		bxlb_close(x);
+		return -errno;
+	}
+	return 0;
+fail:
+	if (tmpl >= 0)
+		close(tmpl);
+	xlb__destroy(x->skel);
+	x->skel = NULL;
+	return err;
+}
+
+void bxlb_close(struct bxlb *x)
+{
+	if (x->skel)
+		xlb__destroy(x->skel);
+	x->skel = NULL;
+}
+
+int bxlb_backend(struct bxlb *x, uint32_t id, uint32_t addr)
+{
+	struct xlb_backend be = {
+		.gen = 1,
+		.weight = 100,
+		.family = XLB_FAMILY_V4,
+		.flags = XLB_BE_F_IN_USE | XLB_BE_F_LIVE,
+	};
+
+	be.addr[0] = htobe32(addr);
+	if (bpf_map_update_elem(x->backends_fd, &id, &be, BPF_ANY)) {
+		fprintf(stderr, "xlb-bench: cannot write backend %u: %s\n", id,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
+	      const uint32_t *ids)
+{
+	size_t sz = (size_t)x->ring_size * sizeof(uint32_t);
+	uint32_t *ring;
+	int fd, err = 0;
+
+	fd = ring_new(x->ring_size);
+	if (fd < 0) {
+		errno = -fd;
+		fprintf(stderr, "xlb-bench: cannot create a ring map: %s\n",
+			strerror(errno));
+		return -errno;
+	}
+	ring = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ring == MAP_FAILED) {
+		err = -errno;
+		fprintf(stderr, "xlb-bench: cannot mmap a ring map: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	for (uint32_t s = 0; s < x->ring_size; s++)
+		ring[s] = table[s] == XLB_MAGLEV_EMPTY ? XLB_MAGLEV_EMPTY :
+							 ids[table[s]];
+	munmap(ring, sz);
+	if (bpf_map_update_elem(x->rings_fd, &vip_id, &fd, BPF_ANY)) {
+		err = -errno;
+		fprintf(stderr, "xlb-bench: cannot install ring %u: %s\n",
+			vip_id, strerror(errno));
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int bxlb_vip(struct bxlb *x, const struct xlb_vip_key *key, uint32_t vip_id,
+	     uint8_t encap, uint32_t addr_flags, const uint32_t *table,
+	     const uint32_t *ids)
+{
+	struct xlb_vip v = {
+		.vip_id = vip_id,
+		.encap = encap,
+		.gue_port = htons(XLB_GUE_PORT_DEFAULT),
+	};
+	struct xlb_addr_key ak = {};
+	struct xlb_vip_addr va = { .flags = addr_flags, .refs = 1 };
+	int err = bxlb_ring(x, vip_id, table, ids);
+
+	if (err)
+		return err;
+	memcpy(ak.addr, key->addr, sizeof(ak.addr));
+	ak.family = key->family;
+	if (bpf_map_update_elem(x->addrs_fd, &ak, &va, BPF_ANY) ||
+	    bpf_map_update_elem(x->vips_fd, key, &v, BPF_ANY)) {
+		fprintf(stderr, "xlb-bench: cannot write VIP %u: %s\n", vip_id,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+uint32_t *bxlb_maglev(uint32_t ring_size, uint32_t n, uint32_t first)
+{
+	struct xlb_maglev_backend *be = calloc(n, sizeof(*be));
+	uint32_t *t = malloc(sizeof(uint32_t) * ring_size);
+	int err;
+
+	if (!be || !t)
+		goto fail;
+	for (uint32_t j = 0; j < n; j++) {
+		be[j].addr.family = XLB_FAMILY_V4;
+		be[j].addr.a[0] = htobe32(0x0a640000U + first + j);
+		be[j].id = j;
+		be[j].weight = 100;
+	}
+	err = xlb_maglev_build(be, n, t, ring_size);
+	if (err) {
+		fprintf(stderr,
+			"xlb-bench: Maglev build (%u backends, %u "
+			"slots) failed: %s\n",
+			n, ring_size, strerror(-err));
+		goto fail;
+	}
+	free(be);
+	return t;
+fail:
+	free(be);
+	free(t);
+	return NULL;
+}
+
+uint64_t bxlb_counter(struct bxlb *x, uint32_t idx)
+{
+	uint64_t v[x->ncpus], sum = 0;
+
+	if (bpf_map_lookup_elem(x->stats_fd, &idx, v))
+		return 0;
+	for (int c = 0; c < x->ncpus; c++)
+		sum += v[c];
+	return sum;
+}
+
+int bxlb_vip_stats(struct bxlb *x, uint32_t vip_id, struct xlb_vip_stats *s)
+{
+	struct xlb_vip_stats v[x->ncpus];
+
+	memset(s, 0, sizeof(*s));
+	if (bpf_map_lookup_elem(x->vip_stats_fd, &vip_id, v))
+		return -errno;
+	for (int c = 0; c < x->ncpus; c++) {
+		s->packets += v[c].packets;
+		s->bytes += v[c].bytes;
+		s->new_flows += v[c].new_flows;
+		s->ct_hits += v[c].ct_hits;
+		s->ct_misses += v[c].ct_misses;
+	}
+	return 0;
+}
+
+/* Keys are fetched in batches and deleted one by one: deleting while
+ * walking would restart the walk. */
+int bxlb_ct_clear(struct bxlb *x)
+{
+	enum { BATCH = 4096 };
+	static struct xlb_flow_key keys[BATCH];
+	struct xlb_flow_key k, next;
+	size_t n;
+	bool first;
+
+	do {
+		n = 0;
+		first = true;
+		while (n < BATCH &&
+		       !bpf_map_get_next_key(x->ct_fd, first ? NULL : &k,
+					     &next)) {
+			keys[n++] = next;
+			k = next;
+			first = false;
+		}
+		for (size_t i = 0; i < n; i++)
+			bpf_map_delete_elem(x->ct_fd, &keys[i]);
+	} while (n == BATCH);
+	return 0;
+}
+
+uint64_t bxlb_ct_count(struct bxlb *x)
+{
+	struct xlb_flow_key k, next;
+	uint64_t n = 0;
+
+	if (bpf_map_get_next_key(x->ct_fd, NULL, &next))
+		return 0;
+	do {
+		n++;
+		k = next;
+	} while (!bpf_map_get_next_key(x->ct_fd, &k, &next));
+	return n;
+}
+
+int bxlb_ct_fill(struct bxlb *x, uint32_t ct_size)
+{
+	enum { BATCH = 8192 };
+	static struct xlb_flow_key keys[BATCH];
+	static struct xlb_ct vals[BATCH];
+	int ncpu = possible_cpus();
+	/* 10% more than a CPU's share: its free list runs dry, then its
+	 * own entries are evicted, so the table ends full */
+	uint64_t per_cpu = (uint64_t)ct_size / ncpu * 11 / 10, seq = 0;
+	int err = 0;
+
+	for (int c = 0; c < ncpu && !err; c++) {
+		err = pin_cpu(c);
+		for (uint64_t done = 0; !err && done < per_cpu;) {
+			LIBBPF_OPTS(bpf_map_batch_opts, bo);
+			__u32 n = BATCH;
+
+			if (per_cpu - done < n)
+				n = (__u32)(per_cpu - done);
+			for (__u32 i = 0; i < n; i++, seq++) {
+				memset(&keys[i], 0, sizeof(keys[i]));
+				keys[i].family = XLB_FAMILY_V4;
+				keys[i].proto = IPPROTO_TCP;
+				/* 198.18.0.0/15 (benchmarking range) */
+				keys[i].src[0] = htobe32(0xc6120000U +
+							 (uint32_t)(seq >> 15));
+				keys[i].dst[0] = htobe32(0x0a000001U);
+				keys[i].sport = htons(1024 + (seq & 0x7fff));
+				keys[i].dport = htons(80);
+				vals[i].backend_id = 0;
+				vals[i].gen = 1;
+			}
+			if (bpf_map_update_batch(x->ct_fd, keys, vals, &n,
+						 &bo)) {
+				err = -errno;
+				fprintf(stderr,
+					"xlb-bench: filling the connection "
+					"table failed: %s\n",
+					strerror(errno));
+			}
+			done += n;
+		}
+	}
+	if (bopt.cpu >= 0)
+		pin_cpu(bopt.cpu);
+	return err;
+}
+
+void xkey4(struct xlb_vip_key *k, uint32_t addr, uint16_t port, uint8_t proto)
+{
+	memset(k, 0, sizeof(*k));
+	k->addr[0] = htobe32(addr);
+	k->port = htons(port);
+	k->proto = proto;
+	k->family = XLB_FAMILY_V4;
+}
+
+void xkey6(struct xlb_vip_key *k, const uint8_t addr[16], uint16_t port,
+	   uint8_t proto)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, addr, 16);
+	k->port = htons(port);
+	k->proto = proto;
+	k->family = XLB_FAMILY_V6;
+}
