@@ -570,25 +570,38 @@ static int word_index(const struct node *n, const char *const *words)
 	return -1;
 }
 
-static const char *const top_keys[] = { "interface",
-					"mode",
-					"gateway_mac",
-					"encap_source",
-					"maglev_table_size",
-					"conntrack_size",
-					"mtu",
-					"icmp_too_big",
-					"vips",
-					NULL };
-enum { T_IFACE, T_MODE, T_GWMAC, T_SRC, T_RING, T_CT, T_MTU, T_TOOBIG, T_VIPS };
+/* Keys of each mapping; the enum indexes the list, which ends in NULL and
+ * is in the order the messages list them. */
+enum {
+	T_IFACE,
+	T_MODE,
+	T_GWMAC,
+	T_SRC,
+	T_RING,
+	T_CT,
+	T_MTU,
+	T_TOOBIG,
+	T_VIPS,
+	T_N
+};
+static const char *const top_keys[T_N + 1] = {
+	[T_IFACE] = "interface",
+	[T_MODE] = "mode",
+	[T_GWMAC] = "gateway_mac",
+	[T_SRC] = "encap_source",
+	[T_RING] = "maglev_table_size",
+	[T_CT] = "conntrack_size",
+	[T_MTU] = "mtu",
+	[T_TOOBIG] = "icmp_too_big",
+	[T_VIPS] = "vips",
+};
 
-static const char *const src_keys[] = { "ipv4", "ipv6", NULL };
-enum { S_V4, S_V6 };
+enum { S_V4, S_V6, S_N };
+static const char *const src_keys[S_N + 1] = {
+	[S_V4] = "ipv4",
+	[S_V6] = "ipv6",
+};
 
-static const char *const vip_keys[] = { "name",	     "address", "port",
-					"protocol",  "hash",	"conntrack",
-					"icmp_echo", "encap",	"gue_port",
-					"backends",  NULL };
 enum {
 	V_NAME,
 	V_ADDR,
@@ -599,12 +612,23 @@ enum {
 	V_ECHO,
 	V_ENCAP,
 	V_GUE,
-	V_BACKENDS
+	V_BACKENDS,
+	V_N
+};
+static const char *const vip_keys[V_N + 1] = {
+	[V_NAME] = "name",	   [V_ADDR] = "address", [V_PORT] = "port",
+	[V_PROTO] = "protocol",	   [V_HASH] = "hash",	 [V_CT] = "conntrack",
+	[V_ECHO] = "icmp_echo",	   [V_ENCAP] = "encap",	 [V_GUE] = "gue_port",
+	[V_BACKENDS] = "backends",
 };
 
-static const char *const be_keys[] = { "address", "weight", "state", "encap",
-				       NULL };
-enum { B_ADDR, B_WEIGHT, B_STATE, B_ENCAP };
+enum { B_ADDR, B_WEIGHT, B_STATE, B_ENCAP, B_N };
+static const char *const be_keys[B_N + 1] = {
+	[B_ADDR] = "address",
+	[B_WEIGHT] = "weight",
+	[B_STATE] = "state",
+	[B_ENCAP] = "encap",
+};
 
 /* Where a key that is unknown in one mapping does belong. */
 static const struct {
@@ -617,7 +641,7 @@ static const struct {
 	{ "encap_source", src_keys },
 };
 
-#define MAX_KEYS 12
+#define MAX_KEYS V_N /* the longest list */
 
 struct fields {
 	const struct node *key[MAX_KEYS];
@@ -948,8 +972,17 @@ static void parse_backend(struct ctx *c, const struct node *m,
 			  struct xlb_backend_cfg *be, bool *addr_ok,
 			  struct xlb_pos *addr_pos)
 {
-	static const char *const states[] = { "active", "drain", "down", NULL };
-	static const char *const encaps[] = { "ipip", "gue", NULL };
+	static const char *const states[] = {
+		[XLB_BE_STATE_ACTIVE] = "active",
+		[XLB_BE_STATE_DRAIN] = "drain",
+		[XLB_BE_STATE_DOWN] = "down",
+		[XLB_BE_STATE_DOWN + 1] = NULL,
+	};
+	static const char *const encaps[] = {
+		[XLB_ENCAP_IPIP] = "ipip",
+		[XLB_ENCAP_GUE] = "gue",
+		[XLB_ENCAP_GUE + 1] = NULL,
+	};
 	static const int required[] = { B_ADDR };
 	struct fields f;
 	uint64_t u;
@@ -969,10 +1002,10 @@ static void parse_backend(struct ctx *c, const struct node *m,
 		be->weight = (uint16_t)u;
 	if (f.val[B_STATE] &&
 	    (i = get_enum(c, "state", f.val[B_STATE], states)) >= 0)
-		be->state = (uint8_t)i; /* XLB_BE_STATE_* in list order */
+		be->state = (uint8_t)i;
 	if (f.val[B_ENCAP] &&
 	    (i = get_enum(c, "encap", f.val[B_ENCAP], encaps)) >= 0) {
-		be->gue = i == 1;
+		be->gue = i == XLB_ENCAP_GUE;
 		if (!be->gue && vip_gue)
 			err_at(c, &f.val[B_ENCAP]->pos,
 			       "backend encap 'ipip' cannot override encap 'gue' of %s; a backend can only switch to gue: set encap: ipip on the vip and encap: gue on its GUE backends",
@@ -1074,9 +1107,17 @@ static void parse_vip(struct ctx *c, const struct node *m, size_t idx,
 		      struct xlb_vip_cfg *vip, struct vip_aux *aux)
 {
 	static const char *const protos[] = { "tcp", "udp", NULL };
-	static const char *const hashes[] = { "5tuple", "src-ip", "src-ip-port",
-					      NULL };
-	static const char *const encaps[] = { "ipip", "gue", NULL };
+	static const char *const hashes[] = {
+		[XLB_HASH_5TUPLE] = "5tuple",
+		[XLB_HASH_SRC_IP] = "src-ip",
+		[XLB_HASH_SRC_IP_PORT] = "src-ip-port",
+		[XLB_HASH_SRC_IP_PORT + 1] = NULL,
+	};
+	static const char *const encaps[] = {
+		[XLB_ENCAP_IPIP] = "ipip",
+		[XLB_ENCAP_GUE] = "gue",
+		[XLB_ENCAP_GUE + 1] = NULL,
+	};
 	static const int required[] = { V_NAME, V_ADDR, V_PORT, V_PROTO,
 					V_BACKENDS };
 	char ex[EXCERPT_BUF];
@@ -1147,7 +1188,7 @@ static void parse_vip(struct ctx *c, const struct node *m, size_t idx,
 	aux->key_ok = addr_ok && port_ok && proto_ok;
 	if (f.val[V_HASH] &&
 	    (i = get_enum(c, "hash", f.val[V_HASH], hashes)) >= 0)
-		vip->hash_mode = (uint8_t)i; /* XLB_HASH_* in list order */
+		vip->hash_mode = (uint8_t)i;
 	if (f.val[V_CT])
 		get_bool(c, "conntrack", f.val[V_CT], &vip->conntrack);
 	if (f.val[V_ECHO] &&
@@ -1157,7 +1198,7 @@ static void parse_vip(struct ctx *c, const struct node *m, size_t idx,
 	}
 	if (f.val[V_ENCAP] &&
 	    (i = get_enum(c, "encap", f.val[V_ENCAP], encaps)) >= 0)
-		vip->encap = i == 0 ? XLB_ENCAP_IPIP : XLB_ENCAP_GUE;
+		vip->encap = (uint8_t)i;
 	if (f.val[V_GUE] &&
 	    get_uint(c, "gue_port", f.val[V_GUE], 1, 65535, "1..65535", &u))
 		vip->gue_port = (uint16_t)u;
@@ -1167,18 +1208,13 @@ static void parse_vip(struct ctx *c, const struct node *m, size_t idx,
 	}
 }
 
-/* Indices of VIPs, sorted by some key, for the duplicate checks. */
-struct vip_sort {
-	const struct xlb_vip_cfg *vips;
-	const struct vip_aux *aux;
-};
-
-static struct vip_sort sort_ctx; /* qsort has no context argument */
-
-static int by_key(const void *pa, const void *pb)
+/* Orders indices into the vip array @arg (qsort_r), for the duplicate
+ * checks; the index breaks ties so the first in the file comes first. */
+static int by_key(const void *pa, const void *pb, void *arg)
 {
-	const struct xlb_vip_cfg *a = &sort_ctx.vips[*(const size_t *)pa];
-	const struct xlb_vip_cfg *b = &sort_ctx.vips[*(const size_t *)pb];
+	size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+	const struct xlb_vip_cfg *vips = arg;
+	const struct xlb_vip_cfg *a = &vips[ia], *b = &vips[ib];
 	int r;
 
 	if (a->addr.family != b->addr.family)
@@ -1190,13 +1226,14 @@ static int by_key(const void *pa, const void *pb)
 		return a->port < b->port ? -1 : 1;
 	if (a->proto != b->proto)
 		return a->proto < b->proto ? -1 : 1;
-	return *(const size_t *)pa < *(const size_t *)pb ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
 }
 
-static int by_name(const void *pa, const void *pb)
+static int by_name(const void *pa, const void *pb, void *arg)
 {
 	size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
-	int r = strcmp(sort_ctx.vips[ia].name, sort_ctx.vips[ib].name);
+	const struct xlb_vip_cfg *vips = arg;
+	int r = strcmp(vips[ia].name, vips[ib].name);
 
 	return r ? r : ia < ib ? -1 : ia > ib;
 }
@@ -1220,12 +1257,11 @@ static void check_vips(struct ctx *c, const struct xlb_config *cfg,
 		err_at(c, NULL, "out of memory checking %zu vips", cfg->n_vips);
 		return;
 	}
-	sort_ctx = (struct vip_sort){ cfg->vips, aux };
 
 	for (i = 0; i < cfg->n_vips; i++)
 		if (aux[i].name_ok)
 			idx[n++] = i;
-	qsort(idx, n, sizeof(*idx), by_name);
+	qsort_r(idx, n, sizeof(*idx), by_name, cfg->vips);
 	for (i = 1, first = 0; i < n; i++) {
 		const struct xlb_vip_cfg *a = &cfg->vips[idx[first]];
 		const struct xlb_vip_cfg *b = &cfg->vips[idx[i]];
@@ -1243,7 +1279,7 @@ static void check_vips(struct ctx *c, const struct xlb_config *cfg,
 	for (i = 0; i < cfg->n_vips; i++)
 		if (aux[i].key_ok)
 			idx[n++] = i;
-	qsort(idx, n, sizeof(*idx), by_key);
+	qsort_r(idx, n, sizeof(*idx), by_key, cfg->vips);
 	for (i = 1, first = 0; i < n; i++) {
 		const struct xlb_vip_cfg *a = &cfg->vips[idx[first]];
 		const struct xlb_vip_cfg *b = &cfg->vips[idx[i]];
