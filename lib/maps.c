@@ -1064,7 +1064,8 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 			    strerror(-err));
 	}
 	/* 5. Backends that left: free the slot with a new generation, so
-	 *    remembered flows to them stop matching; down ones lose LIVE. */
+	 *    remembered flows to them stop matching; down ones lose LIVE
+	 *    (and get a new generation too). */
 	for (size_t i = 0; i < p->d.n_vips; i++) {
 		const struct xlb_vip_diff *vd = &p->d.vips[i];
 
@@ -1081,12 +1082,18 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 						   .backends[bd->new_idx]
 						   .state ==
 					   XLB_BE_STATE_DOWN) {
+				/* Going down also forgets its flows for
+				 * good: a new generation, so they do not
+				 * come back if it returns. */
 				s = p->new_slot[vd->new_idx][bd->new_idx];
 				mk_backend(&b,
 					   &w->vips[vd->new_idx]
 						    .backends[bd->new_idx],
 					   p->new_vip_id[vd->new_idx],
-					   st->be[s].gen);
+					   st->be[s].state ==
+							   XLB_BE_STATE_DOWN ?
+						   st->be[s].gen :
+						   next_gen(st->be[s].gen));
 			} else {
 				continue;
 			}

@@ -540,6 +540,11 @@ Test(ctl, reload_moves_only_what_it_must)
 	cr_assert(strstr(out, "1 backend changed"), "%s", out);
 	cr_assert(strstr(out, "ring") == NULL,
 		  "drain -> down must not rebuild the ring: %s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status -i %s --json", ifname), 0);
+	cr_assert(
+		strstr(out,
+		       "{\"address\": \"10.1.0.3\", \"state\": \"down\", \"weight\": 100, \"slot\": 2, \"gen\": 2,"),
+		"down backend keeps its slot with a new generation: %s", out);
 	send_all(after, 0);
 	for (int i = 0; i < NFLOWS; i++)
 		if (before[i] == 3)
