@@ -681,9 +681,13 @@ static int hc_block(yaml_document_t *d, const char *name, yaml_node_t *map,
 			if (y_is(k, hc_keys[i]))
 				break;
 		if (!hc_keys[i]) {
+			char kw[40] = "?";
+
+			xlb_y_str(NULL, name, k, "key", kw, sizeof(kw));
 			xlb_y_err(
 				diag, name, k,
-				"unknown key in health_check; allowed: type, port, path, expect_status, send, expect, interval_ms, timeout_ms, rise, fall");
+				"unknown key '%s' in health_check; allowed: type, port, path, expect_status, send, expect, interval_ms, timeout_ms, rise, fall",
+				kw);
 			errs++;
 			continue;
 		}
@@ -834,7 +838,7 @@ int xlb_hc_parse(yaml_document_t *d, const char *name,
 	nv = y_items(d, vips, vn, cfg->n_vips);
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct xlb_vip_cfg *v = &cfg->vips[i];
-		yaml_node_t *vhc = NULL, *be = NULL;
+		yaml_node_t *vhc = NULL, *be = NULL, *vkey = NULL;
 		struct xlb_hc_cfg base;
 		size_t nb;
 
@@ -844,7 +848,7 @@ int xlb_hc_parse(yaml_document_t *d, const char *name,
 		set->n_be[i] = v->n_backends;
 		xlb_hc_defaults(&base);
 		if (i < nv) {
-			vhc = xlb_y_get(d, vn[i], "health_check", NULL);
+			vhc = xlb_y_get(d, vn[i], "health_check", &vkey);
 			be = xlb_y_get(d, vn[i], "backends", NULL);
 		}
 		if (vhc) {
@@ -853,7 +857,7 @@ int xlb_hc_parse(yaml_document_t *d, const char *name,
 			errs += hc_block(d, name, vhc, &base, diag);
 			struct xlb_hc_cfg chk = base;
 
-			errs += hc_finish(name, vhc, v, &chk, diag);
+			errs += hc_finish(name, vkey, v, &chk, diag);
 		}
 		free(bn);
 		bn = calloc(v->n_backends + 1, sizeof(*bn));
@@ -862,9 +866,10 @@ int xlb_hc_parse(yaml_document_t *d, const char *name,
 		nb = y_items(d, be, bn, v->n_backends);
 		for (size_t j = 0; j < v->n_backends; j++) {
 			struct xlb_hc_cfg *c = &set->be[i][j];
+			yaml_node_t *bkey = NULL;
 			yaml_node_t *bhc =
 				j < nb ? xlb_y_get(d, bn[j], "health_check",
-						   NULL) :
+						   &bkey) :
 					 NULL;
 
 			*c = base;
@@ -879,7 +884,7 @@ int xlb_hc_parse(yaml_document_t *d, const char *name,
 			if (c->type == XLB_HC_NONE)
 				c->type = XLB_HC_TCP;
 			errs += hc_block(d, name, bhc, c, diag);
-			errs += hc_finish(name, bhc, v, c, diag);
+			errs += hc_finish(name, bkey, v, c, diag);
 		}
 	}
 	free(bn);

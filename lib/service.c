@@ -173,8 +173,12 @@ static int y_known(yaml_document_t *d, const char *name, yaml_node_t *map,
 			      !memcmp(k->data.scalar.value, keys[i],
 				      k->data.scalar.length);
 		if (!ok) {
+			char kw[40] = "?";
+
+			xlb_y_str(NULL, name, k, "key", kw, sizeof(kw));
 			xlb_y_err(diag, name, k,
-				  "unknown key in %s; allowed: %s", what, list);
+				  "unknown key '%s' in %s; allowed: %s", kw,
+				  what, list);
 			errs++;
 		}
 	}
@@ -869,9 +873,9 @@ int xlb_service_open(struct xlb_service **out, const struct xlb_service_opts *o)
 	s->epfd = s->sig_fd = s->ino_fd = s->deb_fd = s->hc_fd = s->hk_fd = -1;
 	if (o->log_format)
 		xlb_slog_set_json(!strcmp(o->log_format, "json"));
-	err = open_fds(s);
+	err = watch_setup(s);
 	if (!err)
-		err = watch_setup(s);
+		err = open_fds(s);
 	if (err) {
 		snprintf(e, sizeof(e),
 			 "cannot set up the event loop for %s: %s", o->config,

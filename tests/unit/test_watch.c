@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The service loop without a datapath: config-file changes (in place,
+ * rename-replace, bad edits) drive the apply callback or not; health
+ * transitions reach it; the metrics endpoint answers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <criterion/criterion.h>
+
+#include "metrics_http.h"
+#include "service.h"
+
+struct fake_dp {
+	int calls, firsts;
+	int fail; /* -errno to return */
+	size_t n_vips, n_be;
+	uint8_t state[8];
+};
+
+static int fake_apply(void *ctx, const struct xlb_config *eff, bool first)
+{
+	struct fake_dp *f = ctx;
+
+	f->calls++;
+	f->firsts += first;
+	if (f->fail)
+		return f->fail;
+	f->n_vips = eff->n_vips;
+	f->n_be = eff->n_vips ? eff->vips[0].n_backends : 0;
+	for (size_t j = 0; j < f->n_be && j < 8; j++)
+		f->state[j] = eff->vips[0].backends[j].state;
+	return 0;
+}
+
+static char dir[64];
+static char path[128];
+
+static void mkdir_tmp(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/xsv-watch-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/xlb.yaml", dir);
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* A config with @n backends on 10.0.0.10:80 and the given extra text
+ * in the service: section. */
+static void config_text(char *buf, size_t len, int n, const char *svc)
+{
+	size_t off = (size_t)snprintf(buf, len,
+				      "interface: lo\n"
+				      "service:\n"
+				      "  metrics_listen: 127.0.0.1:0\n"
+				      "%s"
+				      "vips:\n"
+				      "  - name: web\n"
+				      "    address: 10.0.0.10\n"
+				      "    port: 80\n"
+				      "    protocol: tcp\n"
+				      "    backends:\n",
+				      svc);
+
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(buf + off, len - off,
+					"      - address: 10.1.0.%d\n", i + 1);
+}
+
+static void write_file(const char *p, const char *text)
+{
+	FILE *f = fopen(p, "w");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(text, f) >= 0, true);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void write_config(int n)
+{
+	char buf[4096];
+
+	config_text(buf, sizeof(buf), n, "");
+	write_file(path, buf);
+}
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Run the loop until *@v differs from @was or @ms pass. */
+static void step_until_change(struct xlb_service *s, const uint64_t *v,
+			      uint64_t was, int ms)
+{
+	uint64_t end = ms_now() + (uint64_t)ms;
+
+	while (*v == was && ms_now() < end)
+		xlb_service_step(s, 20);
+}
+
+/* Run the loop for @ms whatever happens. */
+static void step_for(struct xlb_service *s, int ms)
+{
+	uint64_t end = ms_now() + (uint64_t)ms;
+
+	while (ms_now() < end)
+		xlb_service_step(s, 20);
+}
+
+static struct xlb_service *open_svc(struct fake_dp *f)
+{
+	struct xlb_service_opts o = {
+		.config = path, .mode = -1, .apply = fake_apply, .ctx = f
+	};
+	struct xlb_service *s = NULL;
+
+	cr_assert_eq(xlb_service_open(&s, &o), 0);
+	cr_assert_eq(f->calls, 1);
+	cr_assert_eq(f->firsts, 1, "start-up apply is marked first");
+	return s;
+}
+
+Test(watch, write_in_place_reloads)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+
+	mkdir_tmp();
+	write_config(2);
+	s = open_svc(&f);
+	cr_assert_eq(f.n_be, 2);
+	write_config(3);
+	step_until_change(s, &s->reloads_ok, 0, 3000);
+	cr_assert_eq(s->reloads_ok, 1);
+	cr_assert_eq(s->reloads_err, 0);
+	cr_assert_eq(f.calls, 2);
+	cr_assert_eq(f.n_be, 3, "the new file was applied");
+	/* One write is one reload, not one per inotify event. */
+	step_for(s, 400);
+	cr_assert_eq(f.calls, 2);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+Test(watch, rename_replace_reloads)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	char tmp[160], buf[4096];
+
+	mkdir_tmp();
+	write_config(2);
+	s = open_svc(&f);
+	/* As editors and config managers do: write aside, rename over. */
+	snprintf(tmp, sizeof(tmp), "%s/.xlb.yaml.swp", dir);
+	config_text(buf, sizeof(buf), 4, "");
+	write_file(tmp, buf);
+	cr_assert_eq(rename(tmp, path), 0);
+	step_until_change(s, &s->reloads_ok, 0, 3000);
+	cr_assert_eq(s->reloads_ok, 1);
+	cr_assert_eq(f.n_be, 4);
+	/* The watch survives the replacement: a second one works too. */
+	config_text(buf, sizeof(buf), 1, "");
+	write_file(tmp, buf);
+	cr_assert_eq(rename(tmp, path), 0);
+	step_until_change(s, &s->reloads_ok, 1, 3000);
+	cr_assert_eq(s->reloads_ok, 2);
+	cr_assert_eq(f.n_be, 1);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+Test(watch, bad_edit_changes_nothing)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+
+	mkdir_tmp();
+	write_config(2);
+	s = open_svc(&f);
+	write_file(path, "interface: lo\nvips:\n  - name: web\n"
+			 "    address: 10.0.0.999\n");
+	step_until_change(s, &s->reloads_err, 0, 3000);
+	cr_assert_eq(s->reloads_err, 1);
+	cr_assert_eq(s->reloads_ok, 0);
+	cr_assert_eq(f.calls, 1, "apply not called for a bad file");
+	cr_assert_eq(s->cfg.vips[0].n_backends, 2, "old config still runs");
+	/* Fixing the file reloads. */
+	write_config(3);
+	step_until_change(s, &s->reloads_ok, 0, 3000);
+	cr_assert_eq(f.calls, 2);
+	cr_assert_eq(f.n_be, 3);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+Test(watch, refused_apply_keeps_the_old_config)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+
+	mkdir_tmp();
+	write_config(2);
+	s = open_svc(&f);
+	f.fail = -EIO;
+	write_config(5);
+	step_until_change(s, &s->reloads_err, 0, 3000);
+	cr_assert_eq(s->reloads_err, 1);
+	cr_assert_eq(f.calls, 2, "apply tried once");
+	cr_assert_eq(s->cfg.vips[0].n_backends, 2);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+Test(watch, other_files_and_deletion_do_not_apply)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	char other[160];
+
+	mkdir_tmp();
+	write_config(2);
+	s = open_svc(&f);
+	snprintf(other, sizeof(other), "%s/other.yaml", dir);
+	write_file(other, "x: 1\n");
+	step_for(s, 500);
+	cr_assert_eq(s->file_events, 0, "another file in the directory");
+	cr_assert_eq(f.calls, 1);
+	/* The file vanishing is an error to log, not an empty config. */
+	cr_assert_eq(unlink(path), 0);
+	step_until_change(s, &s->reloads_err, 0, 3000);
+	cr_assert_eq(s->reloads_err, 1);
+	cr_assert_eq(f.calls, 1);
+	unlink(other);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+Test(watch, sighup_path_reloads_through_the_same_function)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+
+	mkdir_tmp();
+	write_config(2);
+	s = open_svc(&f);
+	cr_assert_eq(xlb_service_reload(s, "SIGHUP"), 0);
+	cr_assert_eq(s->reloads_ok, 1);
+	cr_assert_eq(f.calls, 2);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+Test(watch, failing_backend_is_applied_down_then_up)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	/* The config refuses loopback backends: give this test a network
+	 * namespace of its own with a routable address on lo. */
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(0x0a630001) };
+	socklen_t l = sizeof(a);
+	char buf[4096];
+	uint64_t t0;
+	int srv;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNET))
+		cr_skip_test("needs root for a private network namespace");
+	cr_assert_eq(system("ip link set lo up && "
+			    "ip addr add 10.99.0.1/32 dev lo"),
+		     0);
+	srv = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(srv, 64), 0);
+	cr_assert_eq(getsockname(srv, (struct sockaddr *)&a, &l), 0);
+	mkdir_tmp();
+	snprintf(buf, sizeof(buf),
+		 "interface: lo\n"
+		 "service: {metrics_listen: 'off'}\n"
+		 "vips:\n"
+		 "  - name: web\n"
+		 "    address: 10.0.0.10\n"
+		 "    port: 80\n"
+		 "    protocol: tcp\n"
+		 "    health_check: {type: tcp, port: %u, interval_ms: 20,"
+		 " timeout_ms: 20, rise: 2, fall: 3}\n"
+		 "    backends:\n"
+		 "      - address: 10.99.0.1\n"
+		 "      - address: 10.1.0.2\n"
+		 "        health_check: {type: none}\n",
+		 ntohs(a.sin_port));
+	write_file(path, buf);
+	s = open_svc(&f);
+	cr_assert_null(s->metrics, "metrics_listen: off");
+	step_for(s, 200);
+	cr_assert_eq(f.calls, 1, "healthy: nothing to apply");
+	cr_assert_gt(s->health.checks, 3, "checks ran on the timer");
+	close(srv);
+	t0 = ms_now();
+	step_until_change(s, &s->health.transitions, 0, 3000);
+	cr_assert_eq(s->health.transitions, 1);
+	/* fall 3 x interval 20 ms, with slack for a loaded machine. */
+	cr_assert_lt(ms_now() - t0, 1000);
+	cr_assert_eq(f.calls, 2, "the transition was applied");
+	cr_assert_eq(f.state[0], XLB_BE_STATE_DOWN);
+	cr_assert_eq(f.state[1], XLB_BE_STATE_ACTIVE);
+	cr_assert_eq(s->cfg.vips[0].backends[0].state, XLB_BE_STATE_ACTIVE,
+		     "the file config is not touched");
+
+	srv = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(srv, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+	cr_assert_eq(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(srv, 64), 0);
+	step_until_change(s, &s->health.transitions, 1, 3000);
+	cr_assert_eq(s->health.transitions, 2);
+	cr_assert_eq(f.calls, 3);
+	cr_assert_eq(f.state[0], XLB_BE_STATE_ACTIVE);
+	close(srv);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+/* GET @target from the endpoint while the loop runs; returns the reply. */
+static char *http_get(struct xlb_service *s, const char *target)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	static char resp[65536];
+	char req[256];
+	size_t n = 0;
+	uint64_t end = ms_now() + 3000;
+
+	a.sin_port = htons((uint16_t)xlb_metrics_port(s->metrics));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n",
+		 target);
+	cr_assert_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	while (ms_now() < end) {
+		ssize_t r;
+
+		xlb_service_step(s, 10);
+		r = recv(fd, resp + n, sizeof(resp) - 1 - n, MSG_DONTWAIT);
+		if (r == 0)
+			break;
+		if (r > 0)
+			n += (size_t)r;
+	}
+	resp[n] = '\0';
+	close(fd);
+	return resp;
+}
+
+Test(watch, metrics_endpoint_serves_and_404s)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	char *r;
+
+	mkdir_tmp();
+	write_config(2);
+	s = open_svc(&f);
+	cr_assert_not_null(s->metrics);
+	cr_assert_gt(xlb_metrics_port(s->metrics), 0);
+	cr_assert_eq(xlb_service_reload(s, "test"), 0);
+	r = http_get(s, "/metrics");
+	cr_assert(!strncmp(r, "HTTP/1.0 200 OK\r\n", 17), "got: %.80s", r);
+	cr_assert(strstr(r, "text/plain; version=0.0.4"));
+	cr_assert(strstr(r, "\nxlb_reloads_total{result=\"ok\"} 1\n"), "%s", r);
+	cr_assert(strstr(r, "\nxlb_reloads_total{result=\"error\"} 0\n"));
+	cr_assert(strstr(r, "\nxlb_backend_healthy{vip=\"web\",backend="
+			    "\"10.1.0.2\"} 1\n"));
+	cr_assert(strstr(r, "\nxlb_health_transitions_total 0\n"));
+	cr_assert(strstr(r, "\nxlb_last_reload_timestamp_seconds 1"));
+	r = http_get(s, "/other");
+	cr_assert(!strncmp(r, "HTTP/1.0 404 ", 13), "got: %.80s", r);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+Test(watch, bad_listen_address_is_a_config_error)
+{
+	struct xlb_config cfg;
+	struct xlb_svc_cfg svc;
+	struct xlb_diag d = { 0 };
+	char buf[4096];
+
+	mkdir_tmp();
+	config_text(buf, sizeof(buf), 1, "  on_exit: maybe\n");
+	write_file(path, buf);
+	cr_assert_eq(xlb_svc_load(path, &cfg, &svc, &d), -EINVAL);
+	cr_assert_eq(d.n, 1);
+	cr_assert(strstr(d.msgs[0], ":4:12: error: on_exit must be keep"), "%s",
+		  d.msgs[0]);
+	xlb_diag_free(&d);
+	rm_tmp();
+}
