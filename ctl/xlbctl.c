@@ -23,6 +23,9 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 
+/* Plural "s" for a count. */
+#define PL(n) ((n) == 1 ? "" : "s")
+
 static const char *help_main =
 	"NAME\n"
 	"    xlbctl - control the xlb XDP layer-4 load balancer\n"
@@ -374,8 +377,9 @@ static int cmd_check(int argc, char **argv)
 		return usage(help_check, "check: expected one FILE", NULL);
 	if (read_config(argv[optind], &cfg))
 		return EXIT_FAIL;
-	printf("%s: ok (interface %s, %zu VIPs, %zu backends)\n", argv[optind],
-	       cfg.interface, cfg.n_vips, count_backends(&cfg));
+	printf("%s: ok (interface %s, %zu VIP%s, %zu backend%s)\n",
+	       argv[optind], cfg.interface, cfg.n_vips, PL(cfg.n_vips),
+	       count_backends(&cfg), PL(count_backends(&cfg)));
 	xlb_config_free(&cfg);
 	return EXIT_OK;
 }
@@ -452,9 +456,10 @@ static int cmd_load(int argc, char **argv, bool reload)
 			printf("reloaded %s in %.0f ms: %s\n", cfg.interface,
 			       rep.ms, rep.summary);
 		else
-			printf("loaded on %s (%s mode) in %.0f ms: %zu VIPs, %zu backends\n",
+			printf("loaded on %s (%s mode) in %.0f ms: %zu VIP%s, %zu backend%s\n",
 			       cfg.interface, generic ? "generic" : "native",
-			       rep.ms, rep.n_vips, rep.n_backends);
+			       rep.ms, rep.n_vips, PL(rep.n_vips),
+			       rep.n_backends, PL(rep.n_backends));
 		xlb_dbg("map writes took %.1f ms\n", rep.ms_apply);
 	}
 	xlb_config_free(&cfg);
@@ -570,9 +575,9 @@ static void status_text(const struct xlb_instance *in,
 		       v->encap == XLB_ENCAP_GUE ? "gue" : "ipip");
 		if (v->encap == XLB_ENCAP_GUE)
 			printf(" port %u", v->gue_port);
-		printf(", conntrack %s, icmp_echo %s, %zu backends\n",
+		printf(", conntrack %s, icmp_echo %s, %zu backend%s\n",
 		       v->conntrack ? "on" : "off", v->icmp_echo ? "on" : "off",
-		       v->n_backends);
+		       v->n_backends, PL(v->n_backends));
 		for (size_t j = 0; j < v->n_backends; j++) {
 			const struct xlb_backend_cfg *bc = &v->backends[j];
 

@@ -59,7 +59,7 @@ YAML
 
 out=$(ctl load -c "$CFG") || fail "load: $out"
 echo "$out"
-case $out in *"loaded on $IF (generic mode) in "*" ms: 1 VIPs, 2 backends"*) ;;
+case $out in *"loaded on $IF (generic mode) in "*" ms: 1 VIP, 2 backends"*) ;;
 *) fail "unexpected load output: $out" ;; esac
 
 # ICMP echo to the VIP is answered from XDP.
