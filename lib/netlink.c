@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -433,6 +434,53 @@ static int neigh_probe(struct nl *nl, const struct neigh_q *q)
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+struct lladdr_q {
+	int ifindex;
+	bool usable; /* a link-local IPv6 address past DAD */
+};
+
+static int lladdr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct lladdr_q *q = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+	uint32_t flags;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6 ||
+	    (int)ifa->ifa_index != q->ifindex ||
+	    ifa->ifa_scope != RT_SCOPE_LINK)
+		return MNL_CB_OK;
+	flags = ifa->ifa_flags;
+	mnl_attr_for_each(attr, nlh, sizeof(*ifa))
+	{
+		if (mnl_attr_get_type(attr) == IFA_FLAGS &&
+		    mnl_attr_get_payload_len(attr) == 4)
+			flags = mnl_attr_get_u32(attr);
+	}
+	if (!(flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))
+		q->usable = true;
+	return MNL_CB_OK;
+}
+
+/*
+ * Whether the kernel can solicit on its own: with no packet waiting, it
+ * sends neighbour solicitations from the interface's link-local address
+ * and sends nothing while there is none (or it is still in DAD).
+ */
+static bool has_usable_lladdr(struct nl *nl, int ifindex)
+{
+	char req_buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req_buf);
+	struct lladdr_q q = { .ifindex = ifindex };
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	/* On error, claim there is one: the plain message is then shown. */
+	return nl_talk(nl, nlh, lladdr_cb, &q) ? true : q.usable;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -477,6 +525,11 @@ static int resolve_gateway(struct nl *nl, const char *ifname, struct neigh_q *q,
 			say(err, errlen,
 			    "gateway %s on %s has no link-layer address (the interface does not use ARP/ND; set gateway_mac explicitly)",
 			    gw, ifname);
+		else if (q->family == AF_INET6 &&
+			 !has_usable_lladdr(nl, q->ifindex))
+			say(err, errlen,
+			    "gateway %s on %s could not be solicited: %s has no IPv6 link-local address past duplicate address detection, which the kernel sends neighbour solicitations from (wait for DAD, give %s a link-local address, or set gateway_mac explicitly)",
+			    gw, ifname, ifname, ifname);
 		else
 			say(err, errlen,
 			    "gateway %s on %s did not answer %s within %d s (check the router, or set gateway_mac explicitly)",

@@ -315,6 +315,38 @@ Test(netlink, gateway_v4_via_v6_nexthop)
 	expect_mac(mac, mac_router);
 }
 
+/* Without a link-local address the kernel sends no solicitation at all:
+ * the message must say so, not blame the router. */
+Test(netlink, gateway_v6_no_link_local)
+{
+	uint8_t mac[6];
+	char err[512] = "";
+
+	sh("ip -n %s -6 addr flush dev xnl0 scope link", ns_a);
+	sh("ip -n %s -6 route add default via 2001:db8::fe dev xnl0", ns_a);
+	cr_assert_eq(
+		xlb_nl_gateway_mac("xnl0", AF_INET6, mac, err, sizeof(err)),
+		-EHOSTUNREACH);
+	cr_expect(strstr(err, "xnl0 has no IPv6 link-local address"), "%s",
+		  err);
+}
+
+/* Nobody owns 2001:db8::fd: the plain "did not answer" message. */
+Test(netlink, gateway_v6_silent)
+{
+	uint8_t mac[6];
+	char err[512] = "";
+
+	sh("ip -n %s -6 route add default via 2001:db8::fd dev xnl0", ns_a);
+	cr_assert_eq(
+		xlb_nl_gateway_mac("xnl0", AF_INET6, mac, err, sizeof(err)),
+		-EHOSTUNREACH);
+	cr_expect(
+		strstr(err,
+		       "gateway 2001:db8::fd on xnl0 did not answer neighbour solicitation within 1 s"),
+		"%s", err);
+}
+
 /* AF_UNSPEC: IPv4 has no default route here, IPv6 does. */
 Test(netlink, gateway_unspec_falls_back_to_v6)
 {
