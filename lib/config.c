@@ -256,19 +256,59 @@ static void yaml_error(struct ctx *c, const yaml_parser_t *p, const char *buf,
 	}
 }
 
-static struct node *node_new(struct ctx *c, enum node_kind kind,
-			     const yaml_mark_t *m)
+/* A node for an event that starts one, or NULL after saying why not. */
+static struct node *event_node(struct ctx *c, const yaml_event_t *ev)
 {
+	struct xlb_pos pos = mark_pos(&ev->start_mark);
+	enum node_kind kind;
 	struct node *n;
 
-	if (c->n_nodes >= CFG_MAX_NODES)
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		kind = NODE_SCALAR;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		kind = NODE_SEQ;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		kind = NODE_MAP;
+		break;
+	default:
+		err_at(c, &pos,
+		       "aliases ('*%.*s') are not supported in xlb configs; write the value out in full",
+		       CFG_EXCERPT, (const char *)ev->data.alias.anchor);
+		kind = NODE_ALIAS;
+		break;
+	}
+	if (c->n_nodes >= CFG_MAX_NODES) {
+		err_at(c, &pos,
+		       "more than %u YAML values; an xlb config needs far fewer: check that this is the right file",
+		       CFG_MAX_NODES);
 		return NULL;
+	}
 	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (n && kind == NODE_SCALAR) {
+		n->str = malloc(ev->data.scalar.length + 1);
+		if (n->str) {
+			memcpy(n->str, ev->data.scalar.value,
+			       ev->data.scalar.length);
+			n->str[ev->data.scalar.length] = '\0';
+			n->len = ev->data.scalar.length;
+			n->plain = ev->data.scalar.style ==
+				   YAML_PLAIN_SCALAR_STYLE;
+		} else {
+			free(n);
+			n = NULL;
+		}
+	}
+	if (!n) {
+		err_at(c, &pos,
+		       "out of memory while reading the YAML; free memory and try again");
 		return NULL;
+	}
 	c->n_nodes++;
 	n->kind = kind;
-	n->pos = mark_pos(m);
+	n->pos = pos;
 	return n;
 }
 
@@ -287,135 +327,100 @@ static int node_add(struct node *parent, struct node *kid)
 	return 0;
 }
 
+/* Hangs @n under the open collection (or makes it the root) and opens it
+ * if it is a collection. On failure @n is freed or already attached. */
+static int attach(struct ctx *c, struct node **stack, size_t *depth,
+		  struct node **root, struct node *n)
+{
+	if (*depth == 0) {
+		if (*root) { /* libyaml gives one root per document */
+			err_at(c, &n->pos,
+			       "a second value at the top level; an xlb config is one mapping");
+			node_free(n);
+			return -EINVAL;
+		}
+		*root = n;
+	} else if (node_add(stack[*depth - 1], n)) {
+		err_at(c, &n->pos,
+		       "out of memory while reading the YAML; free memory and try again");
+		node_free(n);
+		return -ENOMEM;
+	}
+	if (n->kind != NODE_SEQ && n->kind != NODE_MAP)
+		return 0;
+	if (*depth == CFG_MAX_DEPTH) {
+		err_at(c, &n->pos,
+		       "nesting deeper than %u levels; an xlb config needs 4 (top level, vips, vip, backends)",
+		       CFG_MAX_DEPTH);
+		return -E2BIG;
+	}
+	stack[(*depth)++] = n;
+	return 0;
+}
+
 /**
  * build_tree - parse @buf into a tree of nodes with positions
  *
  * Returns the root of the first document (NULL for an empty file) and
  * reports problems in @c. After a syntax error it returns NULL: the
- * partial tree would only produce misleading messages.
+ * partial tree would only produce misleading messages. Aliases and a
+ * second document are reported, and the tree is still returned.
  */
 static struct node *build_tree(struct ctx *c, const char *buf, size_t len)
 {
 	struct node *stack[CFG_MAX_DEPTH];
-	size_t depth = 0, docs = 0;
 	struct node *root = NULL, *n;
+	size_t depth = 0, docs = 0;
+	struct xlb_pos pos;
 	yaml_parser_t p;
 	yaml_event_t ev;
-	bool done = false, failed = false;
 
 	if (!yaml_parser_initialize(&p)) {
 		err_at(c, NULL, "out of memory starting the YAML parser");
 		return NULL;
 	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	while (!done && !failed) {
+	for (;;) {
 		if (!yaml_parser_parse(&p, &ev)) {
 			yaml_error(c, &p, buf, len);
-			failed = true;
-			break;
+			goto fail;
 		}
-		n = NULL;
 		switch (ev.type) {
 		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
+			yaml_event_delete(&ev);
+			goto out;
 		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				struct xlb_pos pos = mark_pos(&ev.start_mark);
-
-				err_at(c, &pos,
-				       "a second YAML document starts here; an xlb config is one document: remove the '---' line or split the file");
-				done = true; /* the first one is still checked */
-			}
-			break;
-		case YAML_SCALAR_EVENT:
-			n = node_new(c, NODE_SCALAR, &ev.start_mark);
-			if (!n)
+			if (++docs == 1)
 				break;
-			n->str = malloc(ev.data.scalar.length + 1);
-			if (!n->str)
-				break;
-			memcpy(n->str, ev.data.scalar.value,
-			       ev.data.scalar.length);
-			n->str[ev.data.scalar.length] = '\0';
-			n->len = ev.data.scalar.length;
-			n->plain =
-				ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			break;
-		case YAML_ALIAS_EVENT: {
-			struct xlb_pos pos = mark_pos(&ev.start_mark);
-
+			pos = mark_pos(&ev.start_mark);
 			err_at(c, &pos,
-			       "aliases ('*%.*s') are not supported in xlb configs; write the value out in full",
-			       CFG_EXCERPT, (const char *)ev.data.alias.anchor);
-			n = node_new(c, NODE_ALIAS, &ev.start_mark);
-			break;
-		}
-		case YAML_SEQUENCE_START_EVENT:
-			n = node_new(c, NODE_SEQ, &ev.start_mark);
-			break;
-		case YAML_MAPPING_START_EVENT:
-			n = node_new(c, NODE_MAP, &ev.start_mark);
-			break;
+			       "a second YAML document starts here; an xlb config is one document: remove the '---' line or split the file");
+			yaml_event_delete(&ev);
+			goto out; /* the first one is still checked */
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
-			if (depth)
-				depth--;
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			n = event_node(c, &ev);
+			if (!n || attach(c, stack, &depth, &root, n)) {
+				yaml_event_delete(&ev);
+				goto fail;
+			}
 			break;
 		default:
 			break;
 		}
-		if ((ev.type == YAML_SCALAR_EVENT ||
-		     ev.type == YAML_ALIAS_EVENT ||
-		     ev.type == YAML_SEQUENCE_START_EVENT ||
-		     ev.type == YAML_MAPPING_START_EVENT) &&
-		    (!n || (ev.type == YAML_SCALAR_EVENT && !n->str))) {
-			struct xlb_pos pos = mark_pos(&ev.start_mark);
-
-			if (c->n_nodes >= CFG_MAX_NODES)
-				err_at(c, &pos,
-				       "more than %u YAML values; an xlb config needs far fewer: check that this is the right file",
-				       CFG_MAX_NODES);
-			else
-				err_at(c, &pos,
-				       "out of memory while reading the YAML; free memory and try again");
-			node_free(n);
-			failed = true;
-		} else if (n) {
-			if (depth == 0 && !root) {
-				root = n;
-			} else if (depth == 0 ||
-				   node_add(stack[depth - 1], n)) {
-				/* depth 0 with a root: not possible in one
-				 * document; treat like an allocation failure */
-				struct xlb_pos pos = mark_pos(&ev.start_mark);
-
-				err_at(c, &pos,
-				       "out of memory while reading the YAML; free memory and try again");
-				node_free(n);
-				failed = true;
-			}
-			if (!failed &&
-			    (n->kind == NODE_SEQ || n->kind == NODE_MAP)) {
-				if (depth == CFG_MAX_DEPTH) {
-					struct xlb_pos pos = n->pos;
-
-					err_at(c, &pos,
-					       "nesting deeper than %u levels; an xlb config needs 4 (top level, vips, vip, backends)",
-					       CFG_MAX_DEPTH);
-					failed = true;
-				} else {
-					stack[depth++] = n;
-				}
-			}
-		}
 		yaml_event_delete(&ev);
 	}
+fail:
+	node_free(root);
+	root = NULL;
+out:
 	yaml_parser_delete(&p);
-	if (failed) {
-		node_free(root);
-		return NULL;
-	}
 	return root;
 }
 
