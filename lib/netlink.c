@@ -614,7 +614,7 @@ int xlb_nl_gateway_mac(const char *ifname, int family, uint8_t mac[6],
 
 	/* IPv4 first, then IPv6. Report IPv4's error unless IPv4 merely
 	 * has no default route: then IPv6's, or that neither has one. */
-	char err4[256];
+	char err4[512];
 	int ret4 = gateway_mac_family(&nl, ifname, (int)ifindex, AF_INET, mac,
 				      err4, sizeof(err4), &no_route4);
 	if (!ret4) {
