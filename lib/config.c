@@ -1023,7 +1023,7 @@ static void parse_backends(struct ctx *c, const struct node *list,
 {
 	char d[EXCERPT_BUF + 32];
 	struct be_ref *refs = NULL;
-	size_t i, n_ok = 0;
+	size_t i, n_ok = 0, first;
 
 	if (list->kind == NODE_ALIAS)
 		return;
@@ -1076,17 +1076,16 @@ static void parse_backends(struct ctx *c, const struct node *list,
 			aux->v6 = true;
 		refs[n_ok++] = (struct be_ref){ be, apos, i };
 	}
-	/* Duplicates: sort by address, then report all but the first. */
+	/* Duplicates: sort by address (then position), report all but the
+	 * first of each run of equal addresses. */
 	qsort(refs, n_ok, sizeof(*refs), be_ref_cmp);
-	for (i = 1; i < n_ok; i++) {
-		size_t first = i - 1;
+	for (i = 1, first = 0; i < n_ok; i++) {
 		char as[INET6_ADDRSTRLEN];
 
-		while (first > 0 && xlb_addr_eq(&refs[first - 1].be->addr,
-						&refs[i].be->addr))
-			first--;
-		if (!xlb_addr_eq(&refs[first].be->addr, &refs[i].be->addr))
+		if (!xlb_addr_eq(&refs[first].be->addr, &refs[i].be->addr)) {
+			first = i;
 			continue;
+		}
 		err_at(c, &refs[i].pos,
 		       "duplicate backend %s in %s (first at line %u); list each backend once",
 		       xlb_addr_str(&refs[i].be->addr, as, sizeof(as)),
@@ -1101,8 +1100,10 @@ static bool valid_vip_name(const char *s, size_t len)
 
 	if (len == 0 || len >= XLB_NAME_LEN)
 		return false;
-	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
+	for (i = 0; i < len; i++) /* ASCII only, whatever the locale */
+		if (!(s[i] >= 'a' && s[i] <= 'z') &&
+		    !(s[i] >= 'A' && s[i] <= 'Z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_' &&
 		    s[i] != '.' && s[i] != '-')
 			return false;
 	return true;
