@@ -258,8 +258,9 @@ int xlb_main(struct xdp_md *ctx)
 			return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
 		p.flow.sport = uh->source;
 		p.flow.dport = uh->dest;
-	} else if (p.flow.proto == IPPROTO_ICMP ||
-		   p.flow.proto == IPPROTO_ICMPV6) {
+	} else if (p.flow.proto == (p.flow.family == XLB_FAMILY_V4 ?
+					    IPPROTO_ICMP :
+					    IPPROTO_ICMPV6)) {
 		return handle_icmp(ctx, &p, va);
 	} else {
 		return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
