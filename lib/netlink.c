@@ -15,6 +15,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 
 #include "netlink.h"
@@ -206,9 +207,16 @@ int xlb_nl_if_mac(const char *ifname, uint8_t mac[6], char *err, size_t errlen)
 
 /* ---- default route ---- */
 
+/* Default routes that name a nexthop object only (RTA_NH_ID, as with
+ * net.ipv4.nexthop_compat_mode = 0): resolved after the dump, since a
+ * socket cannot take a second request while it is dumping. */
+#define MAX_NH_ROUTES 8
+
 struct route_q {
 	int family;
 	int ifindex;
+	uint32_t nh_id[MAX_NH_ROUTES], nh_prio[MAX_NH_ROUTES];
+	int n_nh;
 	bool found; /* a default route out of ifindex */
 	uint32_t prio; /* its metric (lowest wins) */
 	int gw_family; /* 0: no gateway (on-link route) */
@@ -303,6 +311,13 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 		route_offer(q, prio, gw_family, gw);
 		return MNL_CB_OK;
 	}
+	if (ra.tb[RTA_NH_ID] && !ra.tb[RTA_MULTIPATH]) {
+		if (q->n_nh < MAX_NH_ROUTES) {
+			q->nh_id[q->n_nh] = mnl_attr_get_u32(ra.tb[RTA_NH_ID]);
+			q->nh_prio[q->n_nh++] = prio;
+		}
+		return MNL_CB_OK;
+	}
 	if (!ra.tb[RTA_MULTIPATH])
 		return MNL_CB_OK;
 
@@ -333,16 +348,127 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+struct nh_reply {
+	bool found;
+	int family; /* of the gateway */
+	uint32_t oif;
+	bool has_gw;
+	uint8_t gw[16];
+	uint32_t group[32]; /* member ids, if a group */
+	int n_group;
+};
+
+static int nh_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nh_reply *r = data;
+	const struct nhmsg *nhm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+	size_t alen = nhm->nh_family == AF_INET6 ? 16 : 4;
+
+	if (nlh->nlmsg_type != RTM_NEWNEXTHOP)
+		return MNL_CB_OK;
+	r->found = true;
+	r->family = nhm->nh_family;
+	mnl_attr_for_each(attr, nlh, sizeof(*nhm))
+	{
+		const void *p = mnl_attr_get_payload(attr);
+		size_t len = mnl_attr_get_payload_len(attr);
+
+		switch (mnl_attr_get_type(attr)) {
+		case NHA_OIF:
+			if (len == 4)
+				r->oif = mnl_attr_get_u32(attr);
+			break;
+		case NHA_GATEWAY:
+			if (len == alen) {
+				memcpy(r->gw, p, alen);
+				r->has_gw = true;
+			}
+			break;
+		case NHA_GROUP:
+			for (size_t i = 0;
+			     i + sizeof(struct nexthop_grp) <= len &&
+			     r->n_group < 32;
+			     i += sizeof(struct nexthop_grp)) {
+				const struct nexthop_grp *g =
+					(const void *)((const char *)p + i);
+
+				r->group[r->n_group++] = g->id;
+			}
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int nh_get(struct nl *nl, uint32_t id, struct nh_reply *r)
+{
+	char req_buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req_buf);
+
+	memset(r, 0, sizeof(*r));
+	nlh->nlmsg_type = RTM_GETNEXTHOP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	struct nhmsg *nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
+	nhm->nh_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NHA_ID, id);
+	return nl_talk(nl, nlh, nh_cb, r);
+}
+
+/*
+ * Offer nexthop @id as a default route of metric @prio if it leaves by our
+ * interface; for a group, its first member that does (groups hold plain
+ * nexthops only: the kernel forbids nesting). *offered says if it did.
+ */
+static int route_offer_nh(struct nl *nl, struct route_q *q, uint32_t id,
+			  uint32_t prio, bool in_group, bool *offered)
+{
+	struct nh_reply r;
+	int ret = nh_get(nl, id, &r);
+
+	*offered = false;
+	if (ret == -ENOENT)
+		return 0; /* deleted since the dump */
+	if (ret)
+		return ret;
+	if (r.n_group && !in_group) {
+		uint32_t members[32];
+		int n = r.n_group;
+
+		memcpy(members, r.group, sizeof(members));
+		for (int i = 0; i < n && !*offered; i++) {
+			ret = route_offer_nh(nl, q, members[i], prio, true,
+					     offered);
+			if (ret)
+				return ret;
+		}
+	} else if ((int)r.oif == q->ifindex) {
+		route_offer(q, prio, r.has_gw ? r.family : 0, r.gw);
+		*offered = true;
+	}
+	if (!*offered && !in_group)
+		q->elsewhere = true;
+	return 0;
+}
+
 static int find_default_route(struct nl *nl, struct route_q *q)
 {
 	char req_buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req_buf);
+	int ret;
 
 	nlh->nlmsg_type = RTM_GETROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = q->family;
-	return nl_talk(nl, nlh, route_cb, q);
+	ret = nl_talk(nl, nlh, route_cb, q);
+	for (int i = 0; !ret && i < q->n_nh; i++) {
+		bool offered;
+
+		ret = route_offer_nh(nl, q, q->nh_id[i], q->nh_prio[i], false,
+				     &offered);
+	}
+	return ret;
 }
 
 /* ---- neighbour ---- */

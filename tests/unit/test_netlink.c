@@ -377,6 +377,39 @@ Test(netlink, gateway_v4_multipath)
 	expect_mac(mac, mac_router2);
 }
 
+/* A default route through a nexthop object (as FRR installs them). */
+Test(netlink, gateway_v4_nexthop_object)
+{
+	uint8_t mac[6] = { 0 };
+	char err[256] = "";
+
+	sh("ip -n %s nexthop add id 10 via 192.0.2.254 dev xnl0", ns_a);
+	sh("ip -n %s route add default nhid 10", ns_a);
+	cr_assert_eq(xlb_nl_gateway_mac("xnl0", AF_INET, mac, err, sizeof(err)),
+		     0, "%s", err);
+	expect_mac(mac, mac_router);
+}
+
+/* The same, with the kernel's compatibility attributes off: the route
+ * names only the nexthop id, and a group's member out of xnl0 counts. */
+Test(netlink, gateway_v4_nexthop_object_no_compat)
+{
+	uint8_t mac[6] = { 0 };
+	char err[256] = "";
+
+	sh("ip netns exec %s sysctl -qw net.ipv4.nexthop_compat_mode=0", ns_a);
+	sh("ip -n %s nexthop add id 11 via 198.51.100.254 dev xnl2", ns_a);
+	sh("ip -n %s nexthop add id 12 via 192.0.2.254 dev xnl0", ns_a);
+	sh("ip -n %s nexthop add id 20 group 11/12", ns_a);
+	sh("ip -n %s route add default nhid 20", ns_a);
+	cr_assert_eq(xlb_nl_gateway_mac("xnl0", AF_INET, mac, err, sizeof(err)),
+		     0, "%s", err);
+	expect_mac(mac, mac_router);
+	cr_assert_eq(xlb_nl_gateway_mac("xnl2", AF_INET, mac, err, sizeof(err)),
+		     0, "%s", err);
+	expect_mac(mac, mac_router2);
+}
+
 /* Two default routes out of xnl0: the lower metric wins. */
 Test(netlink, gateway_v4_lowest_metric)
 {
