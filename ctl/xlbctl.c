@@ -460,7 +460,8 @@ static int cmd_load(int argc, char **argv, bool reload)
 			       cfg.interface, generic ? "generic" : "native",
 			       rep.ms, rep.n_vips, PL(rep.n_vips),
 			       rep.n_backends, PL(rep.n_backends));
-		xlb_dbg("map writes took %.1f ms\n", rep.ms_apply);
+		xlb_dbg("state read by %.1f ms, checks and new rings %.1f ms, map writes %.1f ms\n",
+			rep.ms_read, rep.ms_plan, rep.ms_apply);
 	}
 	xlb_config_free(&cfg);
 	return err ? EXIT_FAIL : EXIT_OK;

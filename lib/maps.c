@@ -1164,7 +1164,12 @@ static int sync_instance(const struct xlb_instance *in,
 		xlb_state_free(&st);
 		return -EINVAL;
 	}
+	t1 = now_ms();
+	if (rep)
+		rep->ms_read = t1 - t0;
 	err = plan_make(in, &st, cfg, &p);
+	if (rep)
+		rep->ms_plan = now_ms() - t1;
 	if (err) {
 		if (err == -ENOMEM)
 			xlb_err("out of memory while preparing the update\n");

@@ -53,6 +53,8 @@ struct xlb_state {
 struct xlb_sync_report {
 	char summary[256];
 	double ms; /* wall time of the whole command's work */
+	double ms_read; /* command start to running state read */
+	double ms_plan; /* checks, ids, MACs, new rings built */
 	double ms_apply; /* from the first map write to the last */
 	size_t n_vips, n_backends;
 };
