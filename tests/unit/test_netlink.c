@@ -99,7 +99,7 @@ static void setup(void)
 	/* The kernel's own neighbour solicitations (no packet waiting) come
 	 * from the link-local address, which DAD keeps tentative for ~1 s
 	 * after link-up: skip DAD so the link is ready at once. */
-	sh("ip netns exec %s sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0",
+	sh("ip netns exec %s sh -c 'echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad'",
 	   ns_a);
 	sh("ip -n %s link set lo up", ns_b);
 	sh("ip -n %s link add xnl0 address 02:00:00:00:00:01 type veth peer name xnl1 address 02:00:00:00:00:fe netns %s",
@@ -397,7 +397,8 @@ Test(netlink, gateway_v4_nexthop_object_no_compat)
 	uint8_t mac[6] = { 0 };
 	char err[256] = "";
 
-	sh("ip netns exec %s sysctl -qw net.ipv4.nexthop_compat_mode=0", ns_a);
+	sh("ip netns exec %s sh -c 'echo 0 > /proc/sys/net/ipv4/nexthop_compat_mode'",
+	   ns_a);
 	sh("ip -n %s nexthop add id 11 via 198.51.100.254 dev xnl2", ns_a);
 	sh("ip -n %s nexthop add id 12 via 192.0.2.254 dev xnl0", ns_a);
 	sh("ip -n %s nexthop add id 20 group 11/12", ns_a);
