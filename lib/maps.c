@@ -1159,6 +1159,10 @@ static int sync_instance(const struct xlb_instance *in,
 			strerror(-err));
 		return err;
 	}
+	/* Detached (by someone else): the mode is whatever a new attach
+	 * will use, not a setting to compare. */
+	if (!in->attached)
+		st.cfg.mode_generic = cfg->mode_generic;
 	if (check_fixed && xlb_diff_fixed(&st.cfg, cfg, why, sizeof(why))) {
 		xlb_err("%s\n", why);
 		xlb_state_free(&st);
