@@ -1232,8 +1232,10 @@ int xlb_reload(const struct xlb_config *cfg, int mode,
 		goto out;
 	if (!in.attached)
 		xlb_warn(
-			"the program is not attached to %s (attached: %u); updating the maps anyway\n",
-			in.ifname, in.attached_id);
+			"the program is not attached to %s (%s); updating the maps anyway; `xlbctl unload` then `xlbctl load` attaches it again\n",
+			in.ifname,
+			in.attached_id ? "another XDP program is" :
+					 "no XDP program is");
 	if (mode >= 0)
 		c.mode_generic = mode;
 	err = sync_instance(&in, &c, true, t0, rep);
