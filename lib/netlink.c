@@ -654,8 +654,8 @@ static int resolve_gateway(struct nl *nl, const char *ifname, struct neigh_q *q,
 		else if (q->family == AF_INET6 &&
 			 !has_usable_lladdr(nl, q->ifindex))
 			say(err, errlen,
-			    "gateway %s on %s could not be solicited: %s has no IPv6 link-local address past duplicate address detection, which the kernel sends neighbour solicitations from (wait for DAD, give %s a link-local address, or set gateway_mac explicitly)",
-			    gw, ifname, ifname, ifname);
+			    "gateway %s on %s could not be solicited: %s has no usable IPv6 link-local address to send from (wait for DAD to finish, or set gateway_mac explicitly)",
+			    gw, ifname, ifname);
 		else
 			say(err, errlen,
 			    "gateway %s on %s did not answer %s within %d s (check the router, or set gateway_mac explicitly)",

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Messages written to @err fit in this many bytes (interface names and
+ * addresses included). */
+#define XLB_NL_ERRLEN 256
+
 /**
  * xlb_nl_if_mac - hardware address of an interface
  * Returns 0, or -errno with a sentence in @err (what failed and what to do).

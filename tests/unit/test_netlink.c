@@ -197,7 +197,7 @@ static void neigh_state(const char *addr, const char *dev, char *out,
 Test(netlink, if_mac)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	cr_assert_eq(xlb_nl_if_mac("xnl0", mac, err, sizeof(err)), 0, "%s",
 		     err);
@@ -207,7 +207,7 @@ Test(netlink, if_mac)
 Test(netlink, if_mac_unknown_interface)
 {
 	uint8_t mac[6];
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	cr_assert_eq(xlb_nl_if_mac("xnlnope", mac, err, sizeof(err)), -ENODEV);
 	cr_expect(strstr(err, "interface xnlnope does not exist"), "%s", err);
@@ -217,7 +217,7 @@ Test(netlink, if_mac_unknown_interface)
 Test(netlink, if_mac_not_ethernet)
 {
 	uint8_t mac[6];
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s tuntap add dev xnlt mode tun", ns_a);
 	cr_assert_eq(xlb_nl_if_mac("xnlt", mac, err, sizeof(err)),
@@ -232,7 +232,7 @@ Test(netlink, gateway_v4_existing_entry)
 {
 	static const uint8_t fake[6] = { 2, 0, 0, 0, 0, 0xaa };
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default via 192.0.2.254 dev xnl0", ns_a);
 	sh("ip -n %s neigh replace 192.0.2.254 lladdr 02:00:00:00:00:aa dev xnl0 nud permanent",
@@ -245,7 +245,7 @@ Test(netlink, gateway_v4_existing_entry)
 Test(netlink, gateway_v4_stale_entry)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default via 192.0.2.254 dev xnl0", ns_a);
 	sh("ip -n %s neigh replace 192.0.2.254 lladdr 02:00:00:00:00:fe dev xnl0 nud stale",
@@ -259,7 +259,7 @@ Test(netlink, gateway_v4_stale_entry)
 Test(netlink, gateway_v4_probe)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "", st[256];
+	char err[XLB_NL_ERRLEN] = "", st[256];
 
 	sh("ip -n %s route add default via 192.0.2.254 dev xnl0", ns_a);
 	sh("ip -n %s neigh flush dev xnl0", ns_a);
@@ -280,7 +280,7 @@ Test(netlink, gateway_v4_probe)
 Test(netlink, gateway_v4_failed_entry_reprobed)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default via 192.0.2.254 dev xnl0", ns_a);
 	sh("ip -n %s neigh replace 192.0.2.254 dev xnl0 nud failed", ns_a);
@@ -292,7 +292,7 @@ Test(netlink, gateway_v4_failed_entry_reprobed)
 Test(netlink, gateway_v6_probe)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s -6 route add default via 2001:db8::fe dev xnl0", ns_a);
 	cr_assert_eq(
@@ -306,7 +306,7 @@ Test(netlink, gateway_v6_probe)
 Test(netlink, gateway_v4_via_v6_nexthop)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s -4 route add default via inet6 2001:db8::fe dev xnl0",
 	   ns_a);
@@ -320,22 +320,24 @@ Test(netlink, gateway_v4_via_v6_nexthop)
 Test(netlink, gateway_v6_no_link_local)
 {
 	uint8_t mac[6];
-	char err[512] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s -6 addr flush dev xnl0 scope link", ns_a);
 	sh("ip -n %s -6 route add default via 2001:db8::fe dev xnl0", ns_a);
 	cr_assert_eq(
 		xlb_nl_gateway_mac("xnl0", AF_INET6, mac, err, sizeof(err)),
 		-EHOSTUNREACH);
-	cr_expect(strstr(err, "xnl0 has no IPv6 link-local address"), "%s",
-		  err);
+	cr_expect(strstr(err, "xnl0 has no usable IPv6 link-local address"),
+		  "%s", err);
+	/* whole sentence, remedy included, in XLB_NL_ERRLEN */
+	cr_expect(strstr(err, "or set gateway_mac explicitly)"), "%s", err);
 }
 
 /* Nobody owns 2001:db8::fd: the plain "did not answer" message. */
 Test(netlink, gateway_v6_silent)
 {
 	uint8_t mac[6];
-	char err[512] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s -6 route add default via 2001:db8::fd dev xnl0", ns_a);
 	cr_assert_eq(
@@ -351,7 +353,7 @@ Test(netlink, gateway_v6_silent)
 Test(netlink, gateway_unspec_falls_back_to_v6)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s -6 route add default via 2001:db8::fe dev xnl0", ns_a);
 	cr_assert_eq(
@@ -365,7 +367,7 @@ Test(netlink, gateway_unspec_falls_back_to_v6)
 Test(netlink, gateway_v4_multipath)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default nexthop via 198.51.100.254 dev xnl2 nexthop via 192.0.2.254 dev xnl0",
 	   ns_a);
@@ -381,7 +383,7 @@ Test(netlink, gateway_v4_multipath)
 Test(netlink, gateway_v4_nexthop_object)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s nexthop add id 10 via 192.0.2.254 dev xnl0", ns_a);
 	sh("ip -n %s route add default nhid 10", ns_a);
@@ -395,7 +397,7 @@ Test(netlink, gateway_v4_nexthop_object)
 Test(netlink, gateway_v4_nexthop_object_no_compat)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip netns exec %s sh -c 'echo 0 > /proc/sys/net/ipv4/nexthop_compat_mode'",
 	   ns_a);
@@ -415,7 +417,7 @@ Test(netlink, gateway_v4_nexthop_object_no_compat)
 Test(netlink, gateway_v4_lowest_metric)
 {
 	uint8_t mac[6] = { 0 };
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default via 192.0.2.253 dev xnl0 metric 200",
 	   ns_a);
@@ -429,7 +431,7 @@ Test(netlink, gateway_v4_lowest_metric)
 Test(netlink, no_default_route)
 {
 	uint8_t mac[6];
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	cr_assert_eq(xlb_nl_gateway_mac("xnl0", AF_INET, mac, err, sizeof(err)),
 		     -ENOENT);
@@ -446,7 +448,7 @@ Test(netlink, no_default_route)
 Test(netlink, default_route_via_other_interface)
 {
 	uint8_t mac[6];
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default via 198.51.100.254 dev xnl2", ns_a);
 	cr_assert_eq(xlb_nl_gateway_mac("xnl0", AF_INET, mac, err, sizeof(err)),
@@ -458,7 +460,7 @@ Test(netlink, default_route_via_other_interface)
 Test(netlink, default_route_without_gateway)
 {
 	uint8_t mac[6];
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default dev xnl0", ns_a);
 	cr_assert_eq(xlb_nl_gateway_mac("xnl0", AF_INET, mac, err, sizeof(err)),
@@ -470,7 +472,7 @@ Test(netlink, default_route_without_gateway)
 Test(netlink, gateway_silent)
 {
 	uint8_t mac[6];
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	sh("ip -n %s route add default via 192.0.2.253 dev xnl0", ns_a);
 	double t0 = now_ms();
@@ -487,7 +489,7 @@ Test(netlink, gateway_silent)
 Test(netlink, gateway_unknown_interface)
 {
 	uint8_t mac[6];
-	char err[256] = "";
+	char err[XLB_NL_ERRLEN] = "";
 
 	cr_assert_eq(
 		xlb_nl_gateway_mac("xnlnope", AF_INET, mac, err, sizeof(err)),
