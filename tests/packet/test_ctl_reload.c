@@ -27,7 +27,7 @@
 /* Test flows per phase: enough that each of 4 backends gets some. */
 #define NFLOWS 400
 
-static char ns_lb[32], ns_gw[32], ifname[16], peer[16], dir[128];
+static char ns_lb[32], ns_gw[32], ifname[16], peer[16], if2[16], dir[128];
 static char cfgpath[128];
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -85,6 +85,7 @@ static void setup(void)
 	snprintf(ns_gw, sizeof(ns_gw), "xct%dgw", id);
 	snprintf(ifname, sizeof(ifname), "xct%da", id);
 	snprintf(peer, sizeof(peer), "xct%db", id);
+	snprintf(if2, sizeof(if2), "xct%dc", id);
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xlb/%s", ifname);
 	snprintf(cfgpath, sizeof(cfgpath), "/tmp/xct%d.yaml", id);
 	cr_assert_eq(geteuid(), 0, "these tests need root (netns, XDP)");
@@ -108,7 +109,9 @@ static void setup(void)
 static void teardown(void)
 {
 	ctl(NULL, 0, "unload -i %s", ifname);
-	sh("rm -rf %s 2>/dev/null; rmdir /sys/fs/bpf/xlb 2>/dev/null", dir);
+	ctl(NULL, 0, "unload -i %s", if2);
+	sh("rm -rf %s /sys/fs/bpf/xlb/%s 2>/dev/null; rmdir /sys/fs/bpf/xlb 2>/dev/null",
+	   dir, if2);
 	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_lb,
 	   ns_gw);
 	unlink(cfgpath);
@@ -124,8 +127,9 @@ struct be {
 	int weight; /* 0: default */
 };
 
-/* One VIP 10.0.0.10:80/tcp ("web") with @n backends, and a second one
- * ("dns", 10.0.0.53:53/udp) that no reload here touches. */
+/* One VIP 10.0.0.10:80/tcp ("web") with @n backends, and two that no
+ * reload here touches: "dns" (10.0.0.53:53/udp) and "web6"
+ * ([fc00::10]:443/tcp). */
 static void write_cfg(const char *table, const struct be *b, int n)
 {
 	FILE *f = fopen(cfgpath, "w");
@@ -145,7 +149,10 @@ static void write_cfg(const char *table, const struct be *b, int n)
 	}
 	fprintf(f, "  - name: dns\n    address: 10.0.0.53\n    port: 53\n"
 		   "    protocol: udp\n    backends:\n"
-		   "      - address: 10.2.0.1\n      - address: 10.2.0.2\n");
+		   "      - address: 10.2.0.1\n      - address: 10.2.0.2\n"
+		   "  - name: web6\n    address: fc00::10\n    port: 443\n"
+		   "    protocol: tcp\n    backends:\n"
+		   "      - address: fc00:1::1\n      - address: fc00:1::2\n");
 	fclose(f);
 }
 
@@ -197,6 +204,39 @@ static int send_tcp(uint16_t sport, uint8_t flags)
 	cr_assert_eq(pkt_get32(out + v.l3_off + 16) & 0xffffff00, 0x0a010000,
 		     "outer dst not in 10.1.0.0/24");
 	return out[v.l3_off + 19];
+}
+
+/* Send one IPv6 TCP packet of flow @sport to web6; return the last byte
+ * of the backend it was encapsulated to (IP6IP6), or -action. */
+static int send_tcp6(uint16_t sport)
+{
+	struct pkt_simple s = {
+		.family = 6, .proto = 6, .sport = sport, .dport = 443
+	};
+	static struct pkt p;
+	uint8_t out[PKT_MAX];
+	struct pkt_view v;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	uint8_t want[16];
+
+	pkt_addr("2001:db8::7", s.src);
+	pkt_addr("fc00::10", s.dst);
+	pkt_simple(&p, &s);
+	o.data_in = p.data;
+	o.data_size_in = (__u32)p.len;
+	o.data_out = out;
+	o.data_size_out = sizeof(out);
+	o.repeat = 1;
+	cr_assert_eq(bpf_prog_test_run_opts(prog_fd, &o), 0);
+	if (o.retval != XDP_TX)
+		return -(int)o.retval;
+	cr_assert(pkt_parse(out, o.data_size_out, &v) && v.family == 6,
+		  "output is not IPv6");
+	cr_assert_eq(v.proto, IPPROTO_IPV6);
+	pkt_addr("fc00:1::", want);
+	cr_assert_eq(memcmp(out + v.l3_off + 24, want, 15), 0,
+		     "outer dst not in fc00:1::/120");
+	return out[v.l3_off + 39];
 }
 
 /* ---- Map dumps ----------------------------------------------------------- */
@@ -367,6 +407,47 @@ Test(ctl, load_pins_status_unload)
 	sh("ip -n %s link set dev %s xdpgeneric off", ns_lb, ifname);
 }
 
+/* Two instances: commands without -i refuse and name both; -i picks. */
+Test(ctl, several_instances)
+{
+	char if2[16], cfg2[160], out[8192];
+	struct be b[] = { { 1 } };
+
+	snprintf(if2, sizeof(if2), "%.10sc", ifname);
+	snprintf(cfg2, sizeof(cfg2), "%s.2.yaml", cfgpath);
+	cr_assert_eq(
+		sh("ip -n %s link add %s type veth peer name %.10sd && "
+		   "ip -n %s link set %s up && ip -n %s link set %.10sd up",
+		   ns_lb, if2, ifname, ns_lb, if2, ns_lb, ifname),
+		0);
+	write_cfg("251", b, 1);
+	FILE *f = fopen(cfg2, "w");
+	fprintf(f,
+		"interface: %s\nmode: generic\ngateway_mac: 02:00:00:00:00:fe\n"
+		"maglev_table_size: 13\nconntrack_size: 128\nvips:\n"
+		"  - name: other\n    address: 10.9.0.1\n    port: 0\n"
+		"    protocol: udp\n    backends:\n      - address: 10.9.1.1\n",
+		if2);
+	fclose(f);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfg2), 0, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status"), 1, "%s", out);
+	cr_assert(strstr(out, "several instances loaded:") &&
+			  strstr(out, ifname) && strstr(out, if2),
+		  "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "stats"), 1, "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", if2), 0, "%s", out);
+	cr_assert(strstr(out, "maglev_table_size: 13") &&
+			  strstr(out, "other 10.9.0.1:*/udp"),
+		  "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", if2), 0, "%s", out);
+	cr_assert_eq(access(dir, F_OK), 0, "unloading %s removed %s", if2, dir);
+	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", ifname), 0, "%s",
+		     out);
+	unlink(cfg2);
+}
+
 Test(ctl, usage_and_invalid)
 {
 	char out[8192];
@@ -449,6 +530,17 @@ Test(ctl, reload_moves_only_what_it_must)
 	for (int k = 1; k <= 4; k++)
 		cr_assert(seen[k] > NFLOWS / 10, "backend %d got %d flows", k,
 			  seen[k]);
+
+	/* IPv6: IP6IP6 to both backends of web6. */
+	int seen6[3] = { 0 };
+	for (int i = 0; i < 64; i++) {
+		int r = send_tcp6((uint16_t)(20000 + i));
+
+		cr_assert(r == 1 || r == 2, "IPv6 flow %d went to %d", i, r);
+		seen6[r]++;
+	}
+	cr_assert(seen6[1] && seen6[2], "IPv6 flows: %d/%d", seen6[1],
+		  seen6[2]);
 
 	/* Stats match what was sent. */
 	cr_assert_eq(ctl(out, sizeof(out), "stats -i %s --json", ifname), 0,
