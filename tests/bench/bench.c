@@ -375,6 +375,10 @@ static void usage(FILE *f)
 		"                   (default %u)\n"
 		"  --xlbctl PATH    xlbctl for the reload timing (default "
 		"%s/ctl/xlbctl)\n"
+		"  --filter TEXT    cost: only the paths whose name contains "
+		"TEXT (profiling)\n"
+		"  --object FILE    a variant xlb.bpf.o in place of the built-in "
+		"one (profiling)\n"
 		"  -v, --verbose    progress, commands, libbpf messages\n"
 		"  -h, --help       this text\n",
 		XLB_CONNTRACK_DEFAULT, XLB_BENCH_BINARY_DIR);
@@ -442,6 +446,8 @@ static int parse_args(int argc, char **argv)
 		{ "flood-est", required_argument, NULL, 'E' },
 		{ "ct-size", required_argument, NULL, 'C' },
 		{ "xlbctl", required_argument, NULL, 'x' },
+		{ "filter", required_argument, NULL, 'P' },
+		{ "object", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -526,6 +532,12 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'x':
 			bopt.xlbctl = optarg;
+			break;
+		case 'P':
+			bopt.filter = optarg;
+			break;
+		case 'O':
+			bopt.object = optarg;
 			break;
 		case 'v':
 			bopt.verbose = true;

@@ -32,6 +32,8 @@ struct bench_opts {
 	uint32_t flood_est; /* SYN flood: established flows */
 	uint32_t ct_size; /* conntrack flows for the "full" paths */
 	const char *xlbctl; /* path of xlbctl for the reload timing */
+	const char *filter; /* cost: only paths whose name contains it */
+	const char *object; /* a variant xlb.bpf.o in place of the built-in */
 };
 
 /* ---- Results ------------------------------------------------------------ */
@@ -163,9 +165,11 @@ uint32_t bpkt_outer_dst4(const uint8_t *b, size_t len);
 /* ---- xlb loaded from its skeleton, maps filled directly (xlbload.c) ---- */
 
 struct xlb;
+struct bpf_object;
 
 struct bxlb {
-	struct xlb *skel;
+	struct xlb *skel; /* NULL with --object */
+	struct bpf_object *obj; /* the loaded object either way */
 	int prog_fd;
 	uint32_t ring_size;
 	int ncpus;

@@ -241,6 +241,8 @@ static struct bench_path *measure(struct bench_results *r, struct bxlb *x,
 
 	if (r->npaths >= BENCH_MAX_PATHS)
 		return NULL;
+	if (bopt.filter && strcmp(name, "floor") && !strstr(name, bopt.filter))
+		return NULL;
 	r->npaths++;
 	memset(bp, 0, sizeof(*bp));
 	snprintf(bp->name, sizeof(bp->name), "%s", name);

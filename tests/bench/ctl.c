@@ -112,7 +112,7 @@ static int map_memory(struct bench_ctl *c)
 
 	if (err)
 		return err;
-	bpf_object__for_each_map(m, x.skel->obj)
+	bpf_object__for_each_map(m, x.obj)
 	{
 		if (c->nmem >= (int)(sizeof(c->mem) / sizeof(c->mem[0])))
 			break;

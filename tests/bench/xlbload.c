@@ -28,6 +28,24 @@ static int ring_new(uint32_t size)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The xlb object: the one compiled into the skeleton, or with --object a
+ * variant built from another source (profiling). Opened, not loaded. */
+static struct bpf_object *xlb_object(struct bxlb *x)
+{
+	if (bopt.object) {
+		struct bpf_object *o = bpf_object__open_file(bopt.object, NULL);
+
+		return o && !libbpf_get_error(o) ? o : NULL;
+	}
+	x->skel = xlb__open();
+	return x->skel ? x->skel->obj : NULL;
+}
+
+static int map_fd(struct bxlb *x, const char *name)
+{
+	return bpf_object__find_map_fd_by_name(x->obj, name);
+}
+
 int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 {
 	struct xlb_cfg cfg = {
@@ -36,29 +54,48 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 		.mtu = 1500,
 		.flags = XLB_CFG_F_ICMP_TOO_BIG,
 	};
-	__u32 zero = 0;
+	struct bpf_map *rodata;
+	struct bpf_program *prog;
+	__u32 zero = 0, ro[64];
+	const __u32 *rs;
+	size_t rs_size;
 	int err, tmpl = -1;
 
 	memset(x, 0, sizeof(*x));
 	x->ring_size = ring_size ? ring_size : XLB_RING_SIZE_DEFAULT;
 	x->ncpus = libbpf_num_possible_cpus();
-	x->skel = xlb__open();
-	if (!x->skel) {
+	x->obj = xlb_object(x);
+	if (!x->obj) {
 		err = -errno;
 		fprintf(stderr,
-			"xlb-bench: cannot open the xlb skeleton: %s (rebuild "
+			"xlb-bench: cannot open the xlb object %s: %s (rebuild "
 			"the tree: cmake --build BUILD)\n",
+			bopt.object ? bopt.object : "(skeleton)",
 			strerror(-err));
 		return err;
 	}
-	x->skel->rodata->ring_size = x->ring_size;
+	/* ring_size is the first (and only) variable of .rodata */
+	rodata = bpf_object__find_map_by_name(x->obj, ".rodata");
+	rs = rodata ? bpf_map__initial_value(rodata, &rs_size) : NULL;
+	if (!rs || rs_size < sizeof(*rs) || rs_size > sizeof(ro)) {
+		fprintf(stderr, "xlb-bench: the xlb object has no ring_size "
+				"in .rodata\n");
+		err = -ENOENT;
+		goto fail;
+	}
+	memcpy(ro, rs, rs_size);
+	ro[0] = x->ring_size;
+	err = bpf_map__set_initial_value(rodata, ro, rs_size);
+	if (err)
+		goto fail;
 	/* libbpf 1.1 crashes in bpf_map__set_max_entries() on the inner map
 	 * template; a template map of the right size does the same job (the
 	 * kernel only compares the two) */
 	tmpl = ring_new(x->ring_size);
-	err = tmpl < 0 ?
-		      tmpl :
-		      bpf_map__set_inner_map_fd(x->skel->maps.xlb_rings, tmpl);
+	err = tmpl < 0 ? tmpl :
+			 bpf_map__set_inner_map_fd(bpf_object__find_map_by_name(
+							   x->obj, "xlb_rings"),
+						   tmpl);
 	if (err) {
 		fprintf(stderr,
 			"xlb-bench: cannot make the ring template: %s\n",
@@ -66,8 +103,10 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 		goto fail;
 	}
 	if (ct_size)
-		bpf_map__set_max_entries(x->skel->maps.xlb_conntrack, ct_size);
-	err = xlb__load(x->skel);
+		bpf_map__set_max_entries(
+			bpf_object__find_map_by_name(x->obj, "xlb_conntrack"),
+			ct_size);
+	err = bpf_object__load(x->obj);
 	if (err) {
 		fprintf(stderr,
 			"xlb-bench: cannot load xlb.bpf.o: %s (run as root; "
@@ -76,28 +115,28 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 		goto fail;
 	}
 	close(tmpl);
-	x->prog_fd = bpf_program__fd(x->skel->progs.xlb_main);
-	x->ct_fd = bpf_map__fd(x->skel->maps.xlb_conntrack);
-	x->vips_fd = bpf_map__fd(x->skel->maps.xlb_vips);
-	x->addrs_fd = bpf_map__fd(x->skel->maps.xlb_vip_addrs);
-	x->rings_fd = bpf_map__fd(x->skel->maps.xlb_rings);
-	x->backends_fd = bpf_map__fd(x->skel->maps.xlb_backends);
-	x->stats_fd = bpf_map__fd(x->skel->maps.xlb_stats);
-	x->vip_stats_fd = bpf_map__fd(x->skel->maps.xlb_vip_stats);
-	err = bpf_map_update_elem(bpf_map__fd(x->skel->maps.xlb_cfg), &zero,
-				  &cfg, BPF_ANY);
-	if (err) {
+	tmpl = -1;
+	prog = bpf_object__find_program_by_name(x->obj, "xlb_main");
+	x->prog_fd = prog ? bpf_program__fd(prog) : -1;
+	x->ct_fd = map_fd(x, "xlb_conntrack");
+	x->vips_fd = map_fd(x, "xlb_vips");
+	x->addrs_fd = map_fd(x, "xlb_vip_addrs");
+	x->rings_fd = map_fd(x, "xlb_rings");
+	x->backends_fd = map_fd(x, "xlb_backends");
+	x->stats_fd = map_fd(x, "xlb_stats");
+	x->vip_stats_fd = map_fd(x, "xlb_vip_stats");
+	err = bpf_map_update_elem(map_fd(x, "xlb_cfg"), &zero, &cfg, BPF_ANY);
+	if (err || x->prog_fd < 0) {
 		fprintf(stderr, "xlb-bench: cannot write xlb_cfg: %s\n",
 			strerror(errno));
 		bxlb_close(x);
-		return -errno;
+		return -EIO;
 	}
 	return 0;
 fail:
 	if (tmpl >= 0)
 		close(tmpl);
-	xlb__destroy(x->skel);
-	x->skel = NULL;
+	bxlb_close(x);
 	return err;
 }
 
@@ -105,7 +144,10 @@ void bxlb_close(struct bxlb *x)
 {
 	if (x->skel)
 		xlb__destroy(x->skel);
+	else if (x->obj)
+		bpf_object__close(x->obj);
 	x->skel = NULL;
+	x->obj = NULL;
 }
 
 int bxlb_backend(struct bxlb *x, uint32_t id, uint32_t addr)
