@@ -93,6 +93,7 @@ field() { # field JSON KEY
 
 # nsenter directly, not the lab_exec function: `func &` would fork a
 # subshell and $! would not be xlbctl's pid.
+: >"$LOG"
 nsenter --net="/run/netns/$(lab_ns lb1)" "$CTL" run -c "$CFG" >"$LOG" 2>&1 &
 RUN_PID=$!
 wait_log 'event=start result=ok' 10 || fail "xlbctl run did not start"
