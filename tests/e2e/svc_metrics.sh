@@ -109,9 +109,10 @@ echo "rx $rx0 -> $rx1, vip web packets $vp, be1 packets $bp"
 # 20 connections of at least 3 client packets each (SYN, ACK+GET, ACK/FIN).
 [ $((rx1 - rx0)) -ge 60 ] || fail "rx grew by $((rx1 - rx0)), want >= 60"
 [ "$vp" -ge 60 ] && [ "$bp" -ge 60 ] || fail "per-VIP/backend counters too low"
-# Same names and values as xlbctl stats --prometheus (traffic is idle now).
-ctl_rx=$(lab_xlbctl stats -i "$IF" --prometheus | awk '$1 == "xlb_packets_total{reason=\"rx\"}" {print $2}')
-[ "$ctl_rx" = "$rx1" ] || fail "xlbctl stats says rx=$ctl_rx, the endpoint $rx1"
+# Same names and values as xlbctl stats --prometheus. The VIP is idle now
+# (rx is not: health-check answers reach the balancer's own address).
+ctl_vp=$(lab_xlbctl stats -i "$IF" --prometheus | awk '$1 == "xlb_vip_packets_total{vip=\"web\"}" {print $2}')
+[ "$ctl_vp" = "$vp" ] || fail "xlbctl stats says web packets=$ctl_vp, the endpoint $vp"
 [ "$(metric "$m1" "xlb_backend_healthy{vip=\"web\",backend=\"$(lab_v4 be1)\"}")" = 1 ] ||
 	fail "be1 not healthy"
 [ "$(metric "$m1" 'xlb_reloads_total{result="ok"}')" = 0 ] || fail "reloads ok != 0"
