@@ -375,10 +375,12 @@ static void usage(FILE *f)
 		"                   (default %u)\n"
 		"  --xlbctl PATH    xlbctl for the reload timing (default "
 		"%s/ctl/xlbctl)\n"
-		"  --filter TEXT    cost: only the paths whose name contains "
-		"TEXT (profiling)\n"
+		"  --filter LIST    cost: only these paths (comma-separated "
+		"names; profiling)\n"
 		"  --object FILE    a variant xlb.bpf.o in place of the built-in "
 		"one (profiling)\n"
+		"  --no-check       time only; do not check which path each "
+		"packet took (for --object)\n"
 		"  -v, --verbose    progress, commands, libbpf messages\n"
 		"  -h, --help       this text\n",
 		XLB_CONNTRACK_DEFAULT, XLB_BENCH_BINARY_DIR);
@@ -448,6 +450,7 @@ static int parse_args(int argc, char **argv)
 		{ "xlbctl", required_argument, NULL, 'x' },
 		{ "filter", required_argument, NULL, 'P' },
 		{ "object", required_argument, NULL, 'O' },
+		{ "no-check", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -538,6 +541,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'O':
 			bopt.object = optarg;
+			break;
+		case 'N':
+			bopt.no_check = true;
 			break;
 		case 'v':
 			bopt.verbose = true;

@@ -34,6 +34,7 @@ struct bench_opts {
 	const char *xlbctl; /* path of xlbctl for the reload timing */
 	const char *filter; /* cost: only paths whose name contains it */
 	const char *object; /* a variant xlb.bpf.o in place of the built-in */
+	bool no_check; /* time only: do not check the path taken */
 };
 
 /* ---- Results ------------------------------------------------------------ */
