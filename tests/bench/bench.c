@@ -466,7 +466,7 @@ static int parse_args(int argc, char **argv)
 	bopt.cpu = possible_cpus() - 1;
 	bopt.live_secs = 3;
 	bopt.live_flows = 100000;
-	bopt.flood_pkts = 2000000;
+	bopt.flood_pkts = 4000000;
 	bopt.flood_est = 10000;
 	bopt.ct_size = XLB_CONNTRACK_DEFAULT;
 	bopt.xlbctl = XLB_BENCH_BINARY_DIR "/ctl/xlbctl";

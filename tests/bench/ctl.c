@@ -169,7 +169,7 @@ static int write_config(const char *path, int variant)
 		fprintf(f,
 			"  - name: b%d\n    address: 10.1.%d.%d\n    port: 80\n"
 			"    protocol: tcp\n    backends:\n",
-			v, v / 256, v % 256 + 1);
+			v, v / 200, v % 200 + 1);
 		for (int j = 0; j < (variant == 2 ? 1 : RELOAD_BES); j++) {
 			uint32_t a = 0x0a800000U +
 				     (uint32_t)(v * RELOAD_BES + j) + 1;
