@@ -367,7 +367,7 @@ static void usage(FILE *f)
 		"  --live-flows N   live frames: flows of the many-flows case "
 		"(default 100000)\n"
 		"  --flood N        SYN flood: new-flow packets (default "
-		"2000000)\n"
+		"4000000)\n"
 		"  --flood-est N    SYN flood: established flows (default "
 		"10000)\n"
 		"  --ct-size N      conntrack flows for the full-table paths "
