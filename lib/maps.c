@@ -1112,26 +1112,45 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 	return 0;
 }
 
-static int lock_root(void)
+/* Lock an instance directory against concurrent load/reload/unload of
+ * the same instance (others go on in parallel). Returns the fd holding
+ * the lock, -ENOENT if there is no such instance, or -errno. */
+static int lock_dir(const char *dir)
 {
-	int fd;
+	int fd, err;
 
-	if (mkdir(XLB_PIN_ROOT, 0700) && errno != EEXIST) {
-		xlb_err("cannot create %s: %s\n", XLB_PIN_ROOT,
-			strerror(errno));
-		return -errno;
-	}
-	fd = open(XLB_PIN_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		xlb_err("cannot open %s: %s\n", XLB_PIN_ROOT, strerror(errno));
-		return -errno;
-	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
 	if (flock(fd, LOCK_EX)) {
-		xlb_err("cannot lock %s: %s\n", XLB_PIN_ROOT, strerror(errno));
+		err = -errno;
+		xlb_err("cannot lock %s: %s\n", dir, strerror(errno));
 		close(fd);
-		return -errno;
+		return err;
 	}
 	return fd;
+}
+
+/* Create and lock the directory of a new instance: creating it is the
+ * claim, so of two loads on one interface only one goes on. */
+static int claim_instance(const char *dir, const char *ifname)
+{
+	for (int tries = 0;; tries++) {
+		if (mkdir(XLB_PIN_ROOT, 0700) && errno != EEXIST)
+			break;
+		if (!mkdir(dir, 0700))
+			return lock_dir(dir);
+		if (errno == EEXIST) {
+			xlb_err("xlb is already loaded on %s (%s); use `xlbctl reload -c FILE` or `xlbctl unload -i %s`\n",
+				ifname, dir, ifname);
+			return -EEXIST;
+		}
+		/* ENOENT: an unload removed the empty root meanwhile. */
+		if (errno != ENOENT || tries == 3)
+			break;
+	}
+	xlb_err("cannot create %s: %s\n", dir, strerror(errno));
+	return -errno;
 }
 
 static void count_cfg(const struct xlb_config *cfg, struct xlb_sync_report *r)
@@ -1212,16 +1231,25 @@ int xlb_reload(const struct xlb_config *cfg, int mode,
 {
 	struct xlb_config c = *cfg;
 	struct xlb_instance in;
-	double t0 = now_ms();
+	char dir[PATH_MAX];
 	int lock, err;
+	double t0;
 
 	err = xlb_require_root();
 	if (err)
 		return err;
 	raise_nofile();
-	lock = lock_root();
+	snprintf(dir, sizeof(dir), "%s/%s", XLB_PIN_ROOT, cfg->interface);
+	lock = lock_dir(dir);
+	if (lock == -ENOENT) {
+		xlb_err("nothing loaded on %s; run `xlbctl load -c %s` first\n",
+			cfg->interface, cfg->path);
+		return lock;
+	}
 	if (lock < 0)
 		return lock;
+	/* The time of the work, not of waiting for another xlbctl. */
+	t0 = now_ms();
 	err = xlb_instance_open(cfg->interface, &in);
 	if (err == -ENOENT) {
 		xlb_err("nothing loaded on %s; run `xlbctl load -c %s` first\n",
@@ -1384,29 +1412,27 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	err = ensure_bpffs();
 	if (err)
 		return err;
-	lock = lock_root();
-	if (lock < 0)
-		return lock;
 	snprintf(dir, sizeof(dir), "%s/%s", XLB_PIN_ROOT, c.interface);
 	if (!access(dir, F_OK)) {
 		xlb_err("xlb is already loaded on %s (%s); use `xlbctl reload -c FILE` or `xlbctl unload -i %s`\n",
 			c.interface, dir, c.interface);
-		err = -EEXIST;
-		goto out_lock;
+		return -EEXIST;
 	}
 	err = link_prog(ifindex, &cur, &gen_now);
 	if (err) {
 		xlb_err("cannot query XDP on %s: %s\n", c.interface,
 			strerror(-err));
-		goto out_lock;
+		return err;
 	}
 	if (cur) {
 		prog_name(cur, name, sizeof(name));
 		xlb_err("%s already has XDP program id %u attached (name %s); run `xlbctl unload -i %s` or detach it\n",
 			c.interface, cur, name, c.interface);
-		err = -EBUSY;
-		goto out_lock;
+		return -EBUSY;
 	}
+	lock = claim_instance(dir, c.interface);
+	if (lock < 0)
+		return lock;
 
 	skel = xlb__open();
 	if (!skel) {
@@ -1438,11 +1464,6 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 				" (run with -v for the verifier log)");
 		goto out_skel;
 	}
-	if (mkdir(dir, 0700)) {
-		err = -errno;
-		xlb_err("cannot create %s: %s\n", dir, strerror(errno));
-		goto out_skel;
-	}
 	err = pin_all(skel, dir);
 	if (err)
 		goto out_pins;
@@ -1466,12 +1487,13 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	return 0;
 out_pins:
 	xlb_instance_close(&in);
-	rm_dir(dir);
 out_skel:
 	xlb__destroy(skel);
 	if (tmpl_fd >= 0)
 		close(tmpl_fd);
 out_lock:
+	rm_dir(dir);
+	rmdir(XLB_PIN_ROOT); /* only if it is now empty */
 	close(lock);
 	return err;
 }
@@ -1523,7 +1545,11 @@ int xlb_unload(const char *ifname, bool *nothing)
 		*nothing = true;
 		return 0;
 	}
-	lock = lock_root();
+	lock = lock_dir(dir);
+	if (lock == -ENOENT) {
+		*nothing = true;
+		return 0;
+	}
 	if (lock < 0)
 		return lock;
 	err = xlb_instance_open(ifname, &in);
