@@ -83,6 +83,15 @@ tcpdump -nr "$PCAP" 2>/dev/null | head -3
 pk=$(ctl stats -i $IF --json | sed -n 's/.*"web": {"packets": \([0-9]*\),.*/\1/p')
 [ "${pk:-0}" -ge 3 ] || fail "VIP web counted ${pk:-0} packets, want >= 3"
 
+# --watch: rates while pinging, until SIGINT (exit 0).
+ip netns exec $GW ping -c12 -i0.2 -W1 10.0.0.10 >/dev/null 2>&1 &
+PING=$!
+w=$(timeout --preserve-status -s INT 2.5 nsenter --net=/run/netns/$LB "$CTL" stats -i $IF --watch 1) ||
+	fail "stats --watch did not exit 0 on SIGINT"
+wait $PING || true
+echo "$w" | grep -q 'VIP web 10.0.0.10:80/tcp: .* pps, .* bit/s' || fail "--watch output: $w"
+echo "$w" | grep -Eq 'tx_icmp_echo +[1-9]' || fail "--watch shows no echo rate: $w"
+
 # Reload: drain one backend, add one; status shows it.
 sed -i 's/      - address: 10.1.0.2/      - address: 10.1.0.2\n        state: drain\n      - address: 10.1.0.3/' "$CFG"
 out=$(ctl reload -c "$CFG") || fail "reload: $out"
