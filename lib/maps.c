@@ -635,8 +635,13 @@ static __u32 next_gen(__u32 gen)
 	return gen + 1 ? gen + 1 : 1;
 }
 
-static int resolve_hw(const struct xlb_config *cfg, struct xlb_cfg *hw)
+/* xlb_cfg for @cfg. @running: what the maps hold now (zero at load): if
+ * `gateway_mac: auto` cannot be resolved, a reload keeps the running MAC
+ * (a backend change must not fail for a missing ARP entry). */
+static int resolve_hw(const struct xlb_config *cfg,
+		      const struct xlb_cfg *running, struct xlb_cfg *hw)
 {
+	static const __u8 zero[6];
 	char err[256];
 	int r;
 
@@ -649,7 +654,14 @@ static int resolve_hw(const struct xlb_config *cfg, struct xlb_cfg *hw)
 	if (cfg->gw_mac_auto) {
 		r = xlb_nl_gateway_mac(cfg->interface, AF_UNSPEC, hw->gw_mac,
 				       err, sizeof(err));
-		if (r) {
+		if (r && memcmp(running->gw_mac, zero, 6)) {
+			xlb_warn(
+				"gateway_mac: auto: %s; keeping %02x:%02x:%02x:%02x:%02x:%02x\n",
+				err, running->gw_mac[0], running->gw_mac[1],
+				running->gw_mac[2], running->gw_mac[3],
+				running->gw_mac[4], running->gw_mac[5]);
+			memcpy(hw->gw_mac, running->gw_mac, 6);
+		} else if (r) {
 			xlb_err("gateway_mac: auto: %s\n", err);
 			return r;
 		}
@@ -683,7 +695,7 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 	err = normalise(cfg, &p->want);
 	if (err)
 		return err;
-	err = resolve_hw(cfg, &p->hw);
+	err = resolve_hw(cfg, &st->hw, &p->hw);
 	if (err)
 		return err;
 	p->hw_changed = memcmp(&p->hw, &st->hw, sizeof(p->hw)) != 0;
