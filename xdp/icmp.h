@@ -23,14 +23,42 @@ static __always_inline void swap_macs(void *data)
 	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
 }
 
-/* Echo request -> echo reply in place. Returns 0, or -1 if the header is
- * not all there (the caller drops). */
+/* Largest ICMP message we answer an echo for: the checksum is verified
+ * over all of it first, and a bound keeps that loop finite: 4 KiB covers
+ * any frame that fits one page, the most XDP sees without multi-buffer. */
+#define XLB_ECHO_MAX 4096
+
+/* One's complement sum of @n bytes at @p (odd @n allowed), @n <= @max. */
+static __always_inline __u32 csum_bytes(const void *p, void *data_end, __u32 n,
+					const __u32 max)
+{
+	const __u16 *w = p;
+	__u32 sum = 0, i;
+
+	for (i = 0; i < max / 2; i++) {
+		if (i >= n / 2 || (void *)(w + i + 1) > data_end)
+			break;
+		sum += w[i];
+	}
+	if ((n & 1) && i == n / 2 && i < max / 2) {
+		const __u8 *b = (const __u8 *)(w + i);
+
+		if ((void *)(b + 1) <= data_end)
+			sum += *b; /* the odd byte, padded with zero */
+	}
+	return sum;
+}
+
+/* Echo request -> echo reply in place. Returns 0, -1 if the request is
+ * truncated or its checksums are wrong (the caller drops), 1 if it is
+ * larger than XLB_ECHO_MAX (the caller passes it to the kernel). */
 static __always_inline int echo_reply_v4(void *data, void *data_end,
 					 const struct pkt *p)
 {
 	__u32 l3 = p->l3_off, l4 = p->l4_off;
 	struct iphdr *iph;
 	struct icmphdr *ic;
+	__u32 len;
 	__u16 old;
 	__be32 a;
 
@@ -40,6 +68,14 @@ static __always_inline int echo_reply_v4(void *data, void *data_end,
 	iph = data + l3;
 	ic = data + l4;
 	if ((void *)(iph + 1) > data_end || (void *)(ic + 1) > data_end)
+		return -1;
+	/* A bad checksum is not a request (RFC 1122 3.2.2); answering it
+	 * would send a reply with a bad checksum. */
+	len = p->ip_len - (l4 - l3);
+	if (len > XLB_ECHO_MAX)
+		return 1;
+	if (csum_fold32(csum_bytes(iph, data_end, l4 - l3, 60)) ||
+	    csum_fold32(csum_bytes(ic, data_end, len, XLB_ECHO_MAX)))
 		return -1;
 	swap_macs(data);
 	a = iph->saddr;
@@ -61,6 +97,7 @@ static __always_inline int echo_reply_v6(void *data, void *data_end,
 	struct ipv6hdr *ip6h;
 	struct icmp6hdr *ic;
 	struct in6_addr a;
+	__u32 len, sum;
 	__u16 old;
 
 	if (l3 > XLB_MAX_L3_OFF || l4 > XLB_MAX_L4_OFF ||
@@ -69,6 +106,15 @@ static __always_inline int echo_reply_v6(void *data, void *data_end,
 	ip6h = data + l3;
 	ic = data + l4;
 	if ((void *)(ip6h + 1) > data_end || (void *)(ic + 1) > data_end)
+		return -1;
+	len = p->ip_len - (l4 - l3);
+	if (len > XLB_ECHO_MAX)
+		return 1;
+	sum = csum_add_words(0, p->flow.src, 4);
+	sum = csum_add_words(sum, p->flow.dst, 4);
+	sum += bpf_htons(len);
+	sum += bpf_htons(IPPROTO_ICMPV6);
+	if (csum_fold32(sum + csum_bytes(ic, data_end, len, XLB_ECHO_MAX)))
 		return -1;
 	swap_macs(data);
 	/* swapping addresses leaves the pseudo-header sum unchanged */
@@ -80,21 +126,6 @@ static __always_inline int echo_reply_v6(void *data, void *data_end,
 	ic->icmp6_type = ICMPV6_ECHO_REPLY;
 	csum_replace2(&ic->icmp6_cksum, old, *(__u16 *)ic);
 	return 0;
-}
-
-/* Sum of @n bytes (even, <= @max) at @p, bounded for the verifier. */
-static __always_inline __u32 csum_words(const void *p, void *data_end, __u32 n,
-					const int max)
-{
-	const __u16 *w = p;
-	__u32 sum = 0;
-
-	for (__u32 i = 0; i < (__u32)max / 2; i++) {
-		if (i >= n / 2 || (void *)(w + i + 1) > data_end)
-			break;
-		sum += w[i];
-	}
-	return sum;
 }
 
 /**
@@ -157,7 +188,7 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct pkt *p,
 	ic->un.frag.__unused = 0;
 	ic->un.frag.mtu = bpf_htons(mtu);
 	ic->checksum = csum_fold32(
-		csum_words(ic, data_end, sizeof(*ic) + quote,
+		csum_bytes(ic, data_end, sizeof(*ic) + quote,
 			   sizeof(struct icmphdr) + XLB_ICMP4_QUOTE_MAX));
 	return 0;
 }
@@ -215,7 +246,7 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct pkt *p,
 	sum = csum_add_words(sum, p->flow.dst, 4);
 	sum += bpf_htons(sizeof(*ic) + quote);
 	sum += bpf_htons(IPPROTO_ICMPV6);
-	sum += csum_words(ic, data_end, sizeof(*ic) + quote,
+	sum += csum_bytes(ic, data_end, sizeof(*ic) + quote,
 			  sizeof(struct icmp6hdr) + XLB_ICMP6_QUOTE);
 	ic->icmp6_cksum = csum_fold32(sum);
 	return 0;
@@ -224,6 +255,7 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct pkt *p,
 /**
  * icmp_err_flow - the client-side flow an ICMP error is about
  * @off:  offset of the embedded (offending) IP header
+ * @ip_end: offset where the ICMP packet ends (the quote must lie inside)
  * @f:    out: the flow as the client sent it (embedded src/dst swapped)
  * @vk:   out: the VIP key (embedded source address and port)
  *
@@ -232,7 +264,8 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct pkt *p,
  * Returns 0, or -1 if the embedded headers are truncated or not TCP/UDP.
  */
 static __always_inline int icmp_err_flow(void *data, void *data_end, __u32 off,
-					 __u8 family, struct xlb_flow_key *f,
+					 __u32 ip_end, __u8 family,
+					 struct xlb_flow_key *f,
 					 struct xlb_vip_key *vk)
 {
 	__be16 *ports;
@@ -246,6 +279,7 @@ static __always_inline int icmp_err_flow(void *data, void *data_end, __u32 off,
 			return -1;
 		if (iph->version != 4 || iph->ihl < 5)
 			return -1;
+		off += iph->ihl * 4;
 		ports = (void *)iph + iph->ihl * 4;
 		f->proto = iph->protocol;
 		f->src[0] = iph->daddr;
@@ -255,6 +289,7 @@ static __always_inline int icmp_err_flow(void *data, void *data_end, __u32 off,
 
 		if ((void *)(ip6h + 1) > data_end)
 			return -1;
+		off += sizeof(*ip6h);
 		ports = (void *)(ip6h + 1);
 		f->proto = ip6h->nexthdr;
 		__builtin_memcpy(f->src, &ip6h->daddr, 16);
@@ -262,7 +297,7 @@ static __always_inline int icmp_err_flow(void *data, void *data_end, __u32 off,
 	}
 	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
 		return -1;
-	if ((void *)(ports + 2) > data_end)
+	if ((void *)(ports + 2) > data_end || off + 4 > ip_end)
 		return -1;
 	f->family = family;
 	f->sport = ports[1];

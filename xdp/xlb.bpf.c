@@ -123,7 +123,10 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 	gue = vip->encap == XLB_ENCAP_GUE || (be->flags & XLB_BE_F_GUE);
 	olen = encap_overhead(be->family, gue);
 	if (cfg->mtu && p->ip_len + olen > cfg->mtu) {
-		if (!(cfg->flags & XLB_CFG_F_ICMP_TOO_BIG) || cfg->mtu <= olen)
+		/* never an ICMP error about an ICMP error (RFC 1122 3.2.2,
+		 * RFC 4443 2.4(e)) */
+		if (!(cfg->flags & XLB_CFG_F_ICMP_TOO_BIG) ||
+		    cfg->mtu <= olen || reason == XLB_CNT_TX_ICMP_ERR_FWD)
 			return verdict(XLB_CNT_DROP_TOO_BIG, XDP_DROP);
 		if (p->flow.family == XLB_FAMILY_V4) {
 			/* without DF the sender expects us to fragment,
@@ -173,8 +176,12 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p,
 	if (ic[0] == (v4 ? ICMP_ECHO : ICMPV6_ECHO_REQUEST)) {
 		if (!(va->flags & XLB_ADDR_F_ICMP_ECHO))
 			return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
-		if (v4 ? echo_reply_v4(data, data_end, p) :
-			 echo_reply_v6(data, data_end, p))
+		int rc = v4 ? echo_reply_v4(data, data_end, p) :
+			      echo_reply_v6(data, data_end, p);
+
+		if (rc > 0)
+			return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
+		if (rc < 0)
 			return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
 		return verdict(XLB_CNT_TX_ICMP_ECHO, XDP_TX);
 	}
@@ -184,8 +191,8 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p,
 		  ic[0] != ICMPV6_TIME_EXCEED))
 		return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
 
-	if (icmp_err_flow(data, data_end, p->l4_off + 8, p->flow.family, &f,
-			  &vk))
+	if (icmp_err_flow(data, data_end, p->l4_off + 8, p->l3_off + p->ip_len,
+			  p->flow.family, &f, &vk))
 		return verdict(XLB_CNT_DROP_ICMP_UNMATCHED, XDP_DROP);
 	vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 	if (!vip) {
