@@ -930,10 +930,68 @@ static int drop_rings(const struct xlb_instance *in, const struct plan *p,
 	return 0;
 }
 
+/* Backend slot writes gathered for one batch update (one syscall instead
+ * of one per slot: 51,200 slots at load). */
+struct be_batch {
+	__u32 *keys;
+	struct xlb_backend *vals;
+	__u32 n, cap;
+};
+
+static int be_batch_add(struct be_batch *bb, __u32 slot,
+			const struct xlb_backend *b)
+{
+	if (bb->n == bb->cap) {
+		__u32 cap = bb->cap ? bb->cap * 2 : 256;
+		__u32 *k = realloc(bb->keys, cap * sizeof(*k));
+		struct xlb_backend *v;
+
+		if (!k)
+			return -ENOMEM;
+		bb->keys = k;
+		v = realloc(bb->vals, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		bb->vals = v;
+		bb->cap = cap;
+	}
+	bb->keys[bb->n] = slot;
+	bb->vals[bb->n++] = *b;
+	return 0;
+}
+
+/* Write and empty the batch; element by element if the kernel has no
+ * batch support. */
+static int be_batch_flush(int fd, struct be_batch *bb)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 cnt = bb->n;
+	int err = 0;
+
+	if (!bb->n)
+		return 0;
+	err = bpf_map_update_batch(fd, bb->keys, bb->vals, &cnt, &o);
+	if (err) {
+		err = 0;
+		for (__u32 i = 0; i < bb->n && !err; i++)
+			err = bpf_map_update_elem(fd, &bb->keys[i],
+						  &bb->vals[i], 0);
+	}
+	bb->n = 0;
+	return err;
+}
+
+static void be_batch_free(struct be_batch *bb)
+{
+	free(bb->keys);
+	free(bb->vals);
+}
+
 /* The writes, in the order that keeps every VIP consistent for the
  * datapath at every step. */
-static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
-		      struct plan *p)
+static int apply_writes(const struct xlb_instance *in,
+			const struct xlb_state *st, struct plan *p,
+			struct be_batch *bb)
 {
 	struct xlb_config *w = &p->want;
 	__u32 gone[XLB_MAX_VIPS], n_gone = 0;
@@ -970,18 +1028,21 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 			if (bd->kind == XLB_ADDED) {
 				mk_backend(&b, bc, vid,
 					   next_gen(st->be[s].gen));
-				TRY(zero_percpu(in->be_stats_fd, s,
-						sizeof(struct xlb_be_stats)),
-				    "cannot reset counters of backend slot %u: %s\n",
-				    s, strerror(-err));
+				/* gen 0: never used, counters still 0 */
+				if (st->be[s].gen)
+					TRY(zero_percpu(in->be_stats_fd, s,
+							sizeof(struct
+							       xlb_be_stats)),
+					    "cannot reset counters of backend slot %u: %s\n",
+					    s, strerror(-err));
 			} else {
 				mk_backend(&b, bc, vid, st->be[s].gen);
 			}
-			TRY(bpf_map_update_elem(in->backends_fd, &s, &b, 0),
-			    "cannot write backend slot %u: %s\n", s,
-			    strerror(-err));
+			TRY(be_batch_add(bb, s, &b), "out of memory%s\n", "");
 		}
 	}
+	TRY(be_batch_flush(in->backends_fd, bb),
+	    "cannot write backend slots: %s\n", strerror(-err));
 	/* 2. Rings: one update each, atomic for the datapath. */
 	TRY(swap_rings(in, p), "cannot swap in the new rings: %s\n",
 	    strerror(-err));
@@ -1109,11 +1170,11 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 			} else {
 				continue;
 			}
-			TRY(bpf_map_update_elem(in->backends_fd, &s, &b, 0),
-			    "cannot write backend slot %u: %s\n", s,
-			    strerror(-err));
+			TRY(be_batch_add(bb, s, &b), "out of memory%s\n", "");
 		}
 	}
+	TRY(be_batch_flush(in->backends_fd, bb),
+	    "cannot write backend slots: %s\n", strerror(-err));
 	/* 6. Global settings. */
 	if (p->hw_changed) {
 		__u32 zero = 0;
@@ -1122,6 +1183,16 @@ static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
 		    "cannot write xlb_cfg: %s\n", strerror(-err));
 	}
 	return 0;
+}
+
+static int plan_apply(const struct xlb_instance *in, const struct xlb_state *st,
+		      struct plan *p)
+{
+	struct be_batch bb = {};
+	int err = apply_writes(in, st, p, &bb);
+
+	be_batch_free(&bb);
+	return err;
 }
 
 /* Lock an instance directory against concurrent load/reload/unload of
