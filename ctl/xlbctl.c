@@ -707,8 +707,12 @@ static void stats_text(const struct xlb_state *st,
 
 	printf("%-22s %20s", "global", "total");
 	if (per_cpu)
-		for (int k = 0; k < s->ncpu; k++)
-			printf(" %13s%-3d", "cpu", k);
+		for (int k = 0; k < s->ncpu; k++) {
+			char h[16];
+
+			snprintf(h, sizeof(h), "cpu%d", k);
+			printf(" %16s", h);
+		}
 	printf("\n");
 	for (unsigned int r = 0; r < XLB_CNT_MAX; r++) {
 		printf("  %-20s %20llu", xlb_counter_name(r), s->global[r]);
