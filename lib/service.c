@@ -522,8 +522,16 @@ static void bgp_sync(struct xlb_service *s)
 	if (xlb_health_effective(&s->health, &s->cfg, &eff))
 		return;
 	if (xlb_bgp_sync(s->bgp, &eff, s->attached && !s->stop, err,
-			 sizeof(err)))
-		xlb_slog("bgp_error", "reason", err, NULL);
+			 sizeof(err))) {
+		/* Retried every second: log a problem once, not each time. */
+		if (strcmp(err, s->bgp_err))
+			xlb_slog("bgp_error", "reason", err, "retry", "1s",
+				 NULL);
+		snprintf(s->bgp_err, sizeof(s->bgp_err), "%s", err);
+	} else if (s->bgp_err[0]) {
+		xlb_slog("bgp_recovered", "socket", s->bgp->socket, NULL);
+		s->bgp_err[0] = '\0';
+	}
 	xlb_health_effective_free(&eff);
 }
 

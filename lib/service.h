@@ -87,6 +87,7 @@ struct xlb_service {
 	int exit_signal;
 	struct xlb_bgp *bgp;
 	struct xlb_metrics_srv *metrics;
+	char bgp_err[600]; /* last BGP problem logged ("" = none) */
 	/* Counters for the metrics endpoint. */
 	uint64_t reloads_ok, reloads_err, applies_ok, applies_err;
 	double last_reload; /* unix time of the last successful reload */

@@ -141,7 +141,9 @@ wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
 	return 1
 }
 nexthops() { lab_exec rt ip route show $VIP | grep -c 'nexthop via\|^'$VIP' via' || true; }
-has_nexthops() { [ "$(nexthops)" -eq "$1" ] && lab_exec rt ip route show $VIP | grep -q "$2"; }
+has_nexthops() { # has_nexthops N PATTERN: N paths, the route matches PATTERN
+	[ "$(nexthops)" -eq "$1" ] && { [ "$1" -eq 0 ] || lab_exec rt ip route show $VIP | grep -q "$2"; }
+}
 vip_packets() { # vip_packets lbN VIPNAME: from xlbctl stats (service or not)
 	lab_xlbctl --lb "${1#lb}" stats -i "$(lab_if "$1")" --prometheus |
 		awk -v k="xlb_vip_packets_total{vip=\"$2\"}" '$1 == k {print $2}'
@@ -211,4 +213,16 @@ flows_after=$(echo "$out" | "$LAB_PY" -c 'import json,sys; print(json.dumps(json
 # lb1 comes back: announced again, ECMP again.
 start_run lb1
 wait_for 30 has_nexthops 2 "$(lab_v4 lb1)" || fail "lb1's route did not come back"
+
+# No healthy backend left: both balancers withdraw the VIP.
+for b in be1 be2; do kill "$(cat "$LAB_RUN/$b.ready")"; done
+for n in lb1 lb2; do
+	wait_for 10 grep -q "event=bgp_withdraw prefix=$VIP/32" "$WORK/$n/run.log" ||
+		fail "$n did not withdraw $VIP with every backend down"
+done
+wait_for 10 has_nexthops 0 . || fail "the router still has a route for $VIP"
+# A backend back: announced again.
+lab_start_server be2
+lab_wait_servers be2
+wait_for 30 has_nexthops 2 "$(lab_v4 lb2)" || fail "$VIP not announced again after be2 came back"
 echo "PASS"
