@@ -46,6 +46,7 @@ cat >"$TMP/xrb_traffic.c" <<'HELPER'
  * transmitted packet against the configs in force around it. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -161,20 +162,24 @@ static void next_version(int k)
 /* Run xlbctl with @args; returns its pid (not waited) or exits. */
 static pid_t spawn(const char *cmd, const char *cfg)
 {
-	pid_t p = fork();
+	pid_t p;
 
+	fflush(NULL); /* or the child's exit would print our buffer again */
+	p = fork();
 	if (p < 0) {
 		perror("fork");
 		exit(2);
 	}
 	if (!p) {
 		char log[512];
-		FILE *f;
+		int fd;
 
 		snprintf(log, sizeof(log), "%s/ctl.log", dir);
-		f = freopen(log, "a", stdout);
-		if (f)
-			dup2(fileno(stdout), 2);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
 		execl(ctl, ctl, cmd, "-c", cfg, (char *)NULL);
 		_exit(127);
 	}
