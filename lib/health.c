@@ -194,12 +194,18 @@ static void connected(struct xlb_hc_target *t)
 		finish(t, true, NULL);
 		return;
 	}
-	/* HTTP/1.0: the server closes after answering, no keep-alive state. */
-	t->len =
-		(size_t)snprintf(t->buf, sizeof(t->buf),
-				 "GET %s HTTP/1.0\r\nUser-Agent: xlb-health\r\n"
-				 "Connection: close\r\n\r\n",
-				 t->cfg.path);
+	bool v6 = t->addr.family == XLB_FAMILY_V6;
+	char host[64];
+
+	xlb_addr_str(&t->addr, host, sizeof(host));
+	/* HTTP/1.0: the server closes after answering, no keep-alive state.
+	 * Host: for servers that insist on one (virtual hosts). */
+	t->len = (size_t)snprintf(t->buf, sizeof(t->buf),
+				  "GET %s HTTP/1.0\r\nHost: %s%s%s\r\n"
+				  "User-Agent: xlb-health\r\n"
+				  "Connection: close\r\n\r\n",
+				  t->cfg.path, v6 ? "[" : "", host,
+				  v6 ? "]" : "");
 	if (t->len >= sizeof(t->buf))
 		t->len = sizeof(t->buf) - 1;
 	t->phase = XLB_HCP_SEND;
@@ -338,8 +344,11 @@ static void start(struct xlb_hc_target *t, uint64_t now)
 			    SOCK_CLOEXEC,
 		    0);
 	if (fd < 0) {
-		t->phase = XLB_HCP_CONNECT; /* so finish() counts it */
-		fail_errno(t, "socket", errno);
+		/* Out of descriptors or memory here says nothing about the
+		 * backend: skip this round rather than take it out. */
+		t->h->local_errors++;
+		snprintf(t->reason, sizeof(t->reason),
+			 "check not run: socket: %s", strerror(errno));
 		return;
 	}
 	t->fd = fd;

@@ -129,6 +129,7 @@ struct xlb_health {
 	struct xlb_hc_target **t;
 	uint64_t transitions; /* all targets, since start */
 	uint64_t checks;
+	uint64_t local_errors; /* checks not run: no socket (EMFILE, ...) */
 };
 
 /* The monotonic clock in ms, for @clock. */

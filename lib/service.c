@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -438,6 +439,17 @@ static double unix_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Every check in flight holds a socket: use the whole hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int ev_add(struct xlb_service *s, int fd, struct xlb_ev *ev)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = ev };
@@ -621,6 +633,7 @@ int xlb_service_reload(struct xlb_service *s, const char *why)
 		goto drop;
 	}
 	err = xlb_health_configure(&s->health, &cfg, &svc.hc);
+	s->hc_due = true;
 	if (!err) {
 		char summary[256];
 
@@ -753,7 +766,8 @@ static void on_hc_timer(struct xlb_ev *ev, uint32_t events)
 		(struct xlb_service *)((char *)ev -
 				       offsetof(struct xlb_service, hc_ev));
 
-	timer_drain(s->hc_fd); /* the tick after every round does the work */
+	timer_drain(s->hc_fd);
+	s->hc_due = true; /* the tick runs once the round's events are done */
 }
 
 static void check_attached(struct xlb_service *s)
@@ -877,6 +891,7 @@ int xlb_service_open(struct xlb_service **out, const struct xlb_service_opts *o)
 
 	if (!s)
 		return -ENOMEM;
+	raise_nofile();
 	s->o = *o;
 	s->epfd = s->sig_fd = s->ino_fd = s->deb_fd = s->hc_fd = s->hk_fd = -1;
 	if (o->log_format)
@@ -942,7 +957,13 @@ int xlb_service_step(struct xlb_service *s, int timeout_ms)
 
 		e->fn(e, ev[i].events);
 	}
-	arm_health(s);
+	/* Only on the timer (or a new set of checks): a check's I/O never
+	 * moves the next deadline earlier, so a tick after every event
+	 * would only cost O(checks) each time. */
+	if (s->hc_due) {
+		s->hc_due = false;
+		arm_health(s);
+	}
 	if (s->dirty && !s->stop)
 		apply_health(s);
 	return s->stop ? 1 : 0;
@@ -1148,6 +1169,11 @@ int xlb_service_metrics(void *ctx, FILE *f)
 		  "Health checks completed.");
 	fprintf(f, "xlb_health_checks_total %llu\n",
 		(unsigned long long)s->health.checks);
+	prom_head(
+		f, "xlb_health_checks_not_run_total", "counter",
+		"Checks skipped for a local error (no socket: raise LimitNOFILE).");
+	fprintf(f, "xlb_health_checks_not_run_total %llu\n",
+		(unsigned long long)s->health.local_errors);
 	prom_head(f, "xlb_reloads_total", "counter",
 		  "Config reloads (file change or SIGHUP) by result.");
 	fprintf(f, "xlb_reloads_total{result=\"ok\"} %llu\n",

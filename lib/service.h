@@ -82,6 +82,7 @@ struct xlb_service {
 	bool have_cfg;
 	struct xlb_health health;
 	bool dirty; /* health changed: apply the effective config */
+	bool hc_due; /* health timer fired or checks changed: tick */
 	bool attached; /* our program is on the interface */
 	bool stop;
 	int exit_signal;

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <criterion/criterion.h>
@@ -416,6 +417,55 @@ Test(health_check, http_connected_but_silent_times_out)
 	cr_assert_str_eq(t->reason, "response timeout");
 	rig_fini(&r);
 	close(srv);
+}
+
+Test(health_check, ipv6_tcp_check)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t l = sizeof(a);
+	int srv = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct rig r;
+	struct xlb_hc_target *t;
+
+	cr_assert_geq(srv, 0);
+	if (bind(srv, (struct sockaddr *)&a, sizeof(a)))
+		cr_skip_test("no IPv6 loopback here");
+	cr_assert_eq(listen(srv, 4), 0);
+	cr_assert_eq(getsockname(srv, (struct sockaddr *)&a, &l), 0);
+	rig_init(&r, XLB_HC_TCP, ntohs(a.sin6_port), 1);
+	t = r.h.t[0];
+	cr_assert_eq(xlb_addr_parse("::1", &t->addr), 0);
+	xlb_health_tick(&r.h);
+	pump(&r, t, 2000);
+	cr_assert_eq(t->checks, 1);
+	cr_assert_eq(t->failures, 0, "reason: %s", t->reason);
+	rig_fini(&r);
+	close(srv);
+}
+
+Test(health_check, no_socket_is_not_a_backend_failure)
+{
+	struct rig r;
+	struct rlimit rl;
+	struct xlb_hc_target *t;
+
+	rig_init(&r, XLB_HC_TCP, 9, 1);
+	t = r.h.t[0];
+	/* No descriptor left: socket() fails with EMFILE. */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = (rlim_t)dup(0);
+	close((int)rl.rlim_cur);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (int i = 0; i < 5; i++) {
+		xlb_health_tick(&r.h);
+		r.fk.now += XLB_HC_INTERVAL_MS;
+	}
+	cr_assert_eq(t->checks, 0);
+	cr_assert_eq(r.h.local_errors, 5);
+	cr_assert(t->sm.up, "not taken out for our own shortage");
+	cr_assert(strstr(t->reason, "check not run"), "%s", t->reason);
+	rig_fini(&r);
 }
 
 /* ---- Effective config and reconfiguration --------------------------------- */
