@@ -624,6 +624,7 @@ Test(parse, malformed_tcp_doff_beyond_packet_v6)
 struct bounds {
 	size_t l3, l3_fixed, l4, l4_end, ip_len;
 	int family;
+	int proto;
 };
 
 static void bounds_of(const struct pkt *p, struct bounds *b)
@@ -633,6 +634,7 @@ static void bounds_of(const struct pkt *p, struct bounds *b)
 
 	cr_assert(pkt_parse(p->data, p->len, &v));
 	b->family = v.family;
+	b->proto = v.proto;
 	b->l3 = v.l3_off;
 	b->l3_fixed = v.l3_off + (v.family == 4 ? 20 : 40);
 	b->l4 = v.l4_off;
@@ -719,6 +721,17 @@ static void truncate_all(const char *what, const struct pkt *p, int full_action,
 				  pkt_ip4_csum(buf + b.l3, b.l4 - b.l3));
 		} else {
 			pkt_put16(buf + b.l3 + 4, (uint16_t)(len - b.l3 - 40));
+		}
+		/* an echo request is answered only with a valid checksum:
+		 * a cut one is made whole again */
+		if (b.proto == IPPROTO_ICMP || b.proto == IPPROTO_ICMPV6) {
+			pkt_put16(buf + b.l4 + 2, 0);
+			pkt_put16(buf + b.l4 + 2,
+				  b.proto == IPPROTO_ICMP ?
+					  pkt_csum_fold(pkt_csum_add(
+						  0, buf + b.l4, len - b.l4)) :
+					  pkt_l4_csum(buf + b.l3, buf + b.l4,
+						      len - b.l4, b.proto));
 		}
 		snprintf(msg, sizeof(msg), "%s cut to %zu of %zu bytes", what,
 			 len, p->len);
