@@ -469,6 +469,18 @@ Test(ctl, usage_and_invalid)
 	cr_assert_eq(access(dir, F_OK), -1);
 }
 
+/* Id of the inner map that is VIP @vip_id's ring now. */
+static __u32 ring_id(__u32 vip_id)
+{
+	int rings = pinned("xlb_rings");
+	__u32 id = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(rings, &vip_id, &id), 0,
+		     "no ring for VIP id %u", vip_id);
+	close(rings);
+	return id;
+}
+
 /* Ring slots of VIP @vip_id per backend (by last address byte, via the
  * backend slot the ring names). */
 static void ring_counts(uint32_t vip_id, int *per)
@@ -591,11 +603,17 @@ Test(ctl, reload_moves_only_what_it_must)
 	free(d1.b);
 	free(d2.b);
 
-	/* Remove .4, drain .3, add .5. */
+	/* Remove .4, drain .3, add .5: web gets a new ring, the others keep
+	 * theirs (same inner map). */
+	__u32 ring_web = ring_id(0), ring_dns = ring_id(1),
+	      ring_v6 = ring_id(2);
 	struct be b3[] = { { 1 }, { 2 }, { 3, "drain" }, { 5 } };
 	write_cfg("251", b3, 4);
 	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
 		     out);
+	cr_assert_neq(ring_id(0), ring_web, "web's ring was not swapped");
+	cr_assert_eq(ring_id(1), ring_dns, "dns's ring was touched");
+	cr_assert_eq(ring_id(2), ring_v6, "web6's ring was touched");
 	cr_assert(
 		strstr(out,
 		       "1 VIP changed, 1 backend added, 1 backend removed, 1 backend changed, 1 ring rebuilt"),
