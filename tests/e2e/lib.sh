@@ -37,6 +37,8 @@ t_check() {
 	shift
 	if "$@"; then t_ok "$what"; else t_fail "$what"; fi
 }
+# t_quiet CMD...: CMD with its output discarded (for t_check).
+t_quiet() { "$@" >/dev/null 2>&1; }
 t_fatal() {
 	t_fail "$*"
 	exit 1
@@ -199,6 +201,9 @@ print(r if not isinstance(r, bool) else "")
 sys.exit(0 if r is not False else 1)' "$1" "$2"
 }
 
+# t_jtrue JSON PYEXPR: succeed if PYEXPR holds, print nothing.
+t_jtrue() { t_json "$1" "$2" >/dev/null; }
+
 # t_spread JSON "be1=100 be2=100 be3=200" TOL: every request answered, only
 # by the listed backends, each backend's share within TOL (a fraction) of
 # its weight's share.
@@ -303,10 +308,10 @@ t_wait_files() {
 t_selftest() {
 	local node args reply ns
 	t_begin lab_selftest
-	t_check "lab up (2 balancers, 4 backends)" lab_up --balancers 2 >/dev/null
+	t_check "lab up (2 balancers, 4 backends)" t_quiet lab_up --balancers 2
 	for node in c1 c2 lb1 lb2 be1 be2 be3 be4; do
 		t_check "$node reachable from c1 (IPv4 and IPv6)" \
-			lab_exec c1 ping -c1 -W2 -q "$(lab_v4 "$node")" >/dev/null
+			t_quiet lab_exec c1 ping -c1 -W2 -q "$(lab_v4 "$node")"
 		lab_exec c1 ping -c1 -W2 -q "$(lab_v6 "$node")" >/dev/null ||
 			t_fail "$node not reachable over IPv6 from c1"
 	done
