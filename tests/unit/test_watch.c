@@ -414,3 +414,198 @@ Test(watch, bad_listen_address_is_a_config_error)
 	xlb_diag_free(&d);
 	rm_tmp();
 }
+
+/* ---- BGP: prefixes, the include file, BIRD's control socket ----------------- */
+
+#include <pthread.h>
+#include <sys/un.h>
+
+#include "bgp.h"
+
+/* A stand-in for BIRD's control socket: greets, answers "configure"
+ * with @reply, counts the commands. */
+struct fake_bird {
+	int fd;
+	pthread_t th;
+	const char *reply;
+	int configures;
+	char path[100]; /* fits sun_path */
+};
+
+static void *bird_thread(void *arg)
+{
+	struct fake_bird *b = arg;
+
+	for (;;) {
+		char buf[256];
+		ssize_t n;
+		int c = accept(b->fd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		dprintf(c, "0001 BIRD 2.0.12 ready.\n");
+		n = recv(c, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (!strcmp(buf, "configure\n")) {
+				__atomic_add_fetch(&b->configures, 1,
+						   __ATOMIC_SEQ_CST);
+				dprintf(c, "%s", b->reply);
+			}
+		}
+		close(c);
+	}
+}
+
+static void bird_start(struct fake_bird *b, const char *reply)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	b->reply = reply;
+	b->configures = 0;
+	snprintf(b->path, sizeof(b->path), "%s/bird.ctl", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", b->path);
+	b->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(b->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(b->fd, 8), 0);
+	cr_assert_eq(pthread_create(&b->th, NULL, bird_thread, b), 0);
+}
+
+static int bird_count(struct fake_bird *b)
+{
+	return __atomic_load_n(&b->configures, __ATOMIC_SEQ_CST);
+}
+
+static void bird_stop(struct fake_bird *b)
+{
+	shutdown(b->fd, SHUT_RDWR);
+	pthread_join(b->th, NULL);
+	close(b->fd);
+	unlink(b->path);
+}
+
+static char *slurp(const char *p)
+{
+	static char buf[4096];
+	FILE *f = fopen(p, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+Test(bgp, prefixes_need_a_usable_backend_and_are_unique)
+{
+	struct xlb_backend_cfg be[3] = { 0 };
+	struct xlb_vip_cfg v[4] = { 0 };
+	struct xlb_config c = { .vips = v, .n_vips = 4 };
+	char **p = NULL;
+	int n;
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(xlb_addr_parse("10.1.0.1", &be[i].addr), 0);
+		be[i].weight = 100;
+	}
+	be[1].state = XLB_BE_STATE_DRAIN;
+	be[2].weight = 0;
+	cr_assert_eq(xlb_addr_parse("10.0.0.10", &v[0].addr), 0);
+	v[0].backends = &be[0];
+	v[0].n_backends = 1;
+	v[1] = v[0]; /* another port on the same address */
+	v[1].port = 443;
+	cr_assert_eq(xlb_addr_parse("10.0.0.11", &v[2].addr), 0);
+	v[2].backends = &be[1]; /* drain and weight 0: nothing usable */
+	v[2].n_backends = 2;
+	cr_assert_eq(xlb_addr_parse("fd00::10", &v[3].addr), 0);
+	v[3].backends = &be[0];
+	v[3].n_backends = 1;
+	n = xlb_bgp_prefixes(&c, true, &p);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(p[0], "10.0.0.10/32");
+	cr_assert_str_eq(p[1], "fd00::10/128");
+	char *text = xlb_bgp_render(p, (size_t)n);
+
+	cr_assert(strstr(text, "protocol static xlb_vips4 {\n\tipv4;\n\troute "
+			       "10.0.0.10/32 blackhole;\n}\n"),
+		  "%s", text);
+	cr_assert(strstr(text, "protocol static xlb_vips6 {\n\tipv6;\n\troute "
+			       "fd00::10/128 blackhole;\n}\n"),
+		  "%s", text);
+	free(text);
+	xlb_bgp_strv_free(p, (size_t)n);
+	n = xlb_bgp_prefixes(&c, false, &p);
+	cr_assert_eq(n, 0, "not attached: nothing");
+	xlb_bgp_strv_free(p, 0);
+}
+
+Test(bgp, bird_errors_are_reported)
+{
+	struct fake_bird b;
+	char msg[256];
+
+	mkdir_tmp();
+	bird_start(&b, "0002-Reading configuration from /etc/bird.conf\n"
+		       "8002 /etc/bird.conf:3:1 syntax error\n");
+	cr_assert_eq(xlb_bird_configure(b.path, 2000, msg, sizeof(msg)),
+		     -EINVAL);
+	cr_assert_str_eq(msg, "/etc/bird.conf:3:1 syntax error");
+	bird_stop(&b);
+	cr_assert_lt(xlb_bird_configure(b.path, 2000, msg, sizeof(msg)), 0);
+	cr_assert(strstr(msg, "cannot connect to BIRD"), "%s", msg);
+	rm_tmp();
+}
+
+Test(bgp, service_announces_withdraws_and_retries)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	struct fake_bird b;
+	char buf[4096], svc[512], inc[160];
+	char *t;
+	uint64_t end;
+
+	mkdir_tmp();
+	snprintf(inc, sizeof(inc), "%s/vips.conf", dir);
+	snprintf(svc, sizeof(svc),
+		 "  bgp:\n    bird_socket: %s/bird.ctl\n"
+		 "    include_file: %s\n",
+		 dir, inc);
+	config_text(buf, sizeof(buf), 2, svc);
+	write_file(path, buf);
+	/* BIRD not running yet: the file is written, the change pending. */
+	s = open_svc(&f);
+	t = slurp(inc);
+	cr_assert_not_null(t);
+	cr_assert(strstr(t, "route 10.0.0.10/32 blackhole;"), "%s", t);
+	cr_assert(s->bgp->pending);
+	bird_start(&b, "0002-Reading configuration\n0003 Reconfigured\n");
+	end = ms_now() + 3000;
+	while (s->bgp->pending && ms_now() < end)
+		xlb_service_step(s, 50);
+	cr_assert_not(s->bgp->pending, "retried by the housekeeping timer");
+	cr_assert_eq(bird_count(&b), 1);
+	/* Every backend drained: withdrawn. */
+	config_text(buf, sizeof(buf), 0, svc);
+	strcat(buf, "      - address: 10.1.0.1\n        state: drain\n");
+	write_file(path, buf);
+	step_until_change(s, &s->reloads_ok, 0, 3000);
+	cr_assert_eq(s->reloads_ok, 1);
+	cr_assert_eq(bird_count(&b), 2);
+	t = slurp(inc);
+	cr_assert_null(strstr(t, "route "), "%s", t);
+	/* Active again, then stop: withdrawn on the way out. */
+	config_text(buf, sizeof(buf), 1, svc);
+	write_file(path, buf);
+	step_until_change(s, &s->reloads_ok, 1, 3000);
+	cr_assert(strstr(slurp(inc), "route 10.0.0.10/32"));
+	cr_assert_eq(bird_count(&b), 3);
+	xlb_service_close(s);
+	cr_assert_null(strstr(slurp(inc), "route "));
+	cr_assert_eq(bird_count(&b), 4);
+	bird_stop(&b);
+	rm_tmp();
+}
