@@ -12,7 +12,8 @@
 #   All sockets are dual stack (:: with IPV6_V6ONLY off).
 #
 # Clients (print one JSON object on stdout, exit 1 on a failed check):
-#   http   ADDR PORT -n N            N GETs, each a new connection
+#   http   ADDR PORT -n N [--stop FILE]  N GETs, each a new connection
+#                                    (fewer if FILE appears)
 #   post   ADDR PORT --bytes B       one POST of B bytes, checks the hash
 #   udp    ADDR PORT -n N [--sport-base P]  N requests, each its own port
 #   tcpflows ADDR PORT --sport-base P -n N  N GETs from source ports P..
@@ -234,6 +235,8 @@ def retry(fn, tries, what):
 def cmd_http(a):
     names, failed, retried = [], 0, 0
     for _ in range(a.n):
+        if a.stop and os.path.exists(a.stop):
+            break
         name, k = retry(lambda: http_get(a.addr, a.port, a.timeout),
                         a.tries, f"GET [{a.addr}]:{a.port}")
         retried += k - 1
