@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -807,6 +808,43 @@ static void on_housekeeping(struct xlb_ev *ev, uint32_t events)
 		bgp_sync(s);
 }
 
+/* One service per interface: a second one would fight the first over
+ * the maps and the routes. The lock dies with the process. */
+static int lock_interface(struct xlb_service *s, char *err, size_t len)
+{
+	char p[PATH_MAX], pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (mkdir(XLB_SVC_RUN_DIR, 0755) && errno != EEXIST) {
+		snprintf(err, len, "cannot create %s: %s", XLB_SVC_RUN_DIR,
+			 strerror(errno));
+		return -errno;
+	}
+	snprintf(p, sizeof(p), "%s/run-%s.lock", XLB_SVC_RUN_DIR,
+		 s->cfg.interface);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, len, "cannot open %s: %s", p, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(
+			err, len,
+			"another xlbctl run (pid %s) manages %s; stop it first (lock %s)",
+			pid[0] ? pid : "?", s->cfg.interface, p);
+		close(fd);
+		return -EBUSY;
+	}
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "%d\n", (int)getpid());
+	s->lock_fd = fd;
+	return 0;
+}
+
 static int watch_setup(struct xlb_service *s)
 {
 	char tmp[PATH_MAX];
@@ -894,6 +932,7 @@ int xlb_service_open(struct xlb_service **out, const struct xlb_service_opts *o)
 	raise_nofile();
 	s->o = *o;
 	s->epfd = s->sig_fd = s->ino_fd = s->deb_fd = s->hc_fd = s->hk_fd = -1;
+	s->lock_fd = -1;
 	if (o->log_format)
 		xlb_slog_set_json(!strcmp(o->log_format, "json"));
 	err = watch_setup(s);
@@ -921,6 +960,10 @@ int xlb_service_open(struct xlb_service **out, const struct xlb_service_opts *o)
 		goto fail;
 	}
 	s->have_cfg = true;
+	if (!o->apply && (err = lock_interface(s, e, sizeof(e)))) {
+		xlb_slog("start", "result", "error", "reason", e, NULL);
+		goto fail;
+	}
 	if (!o->log_format)
 		xlb_slog_set_json(s->svc.log_json);
 	err = xlb_health_configure(&s->health, &s->cfg, &s->svc.hc);
@@ -933,6 +976,7 @@ int xlb_service_open(struct xlb_service **out, const struct xlb_service_opts *o)
 		goto fail;
 	}
 	s->attached = true;
+	s->started = true;
 	s->last_reload = unix_now();
 	xlb_slog("start", "result", "ok", "file", s->path, "interface",
 		 s->cfg.interface, "changes", summary, NULL);
@@ -982,7 +1026,9 @@ void xlb_service_close(struct xlb_service *s)
 
 	if (!s)
 		return;
-	if (s->have_cfg) {
+	/* Only a service that brought the datapath up may take it down: a
+	 * second one failing at start must not touch the first one's. */
+	if (s->started) {
 		s->stop = true;
 		bgp_sync(s); /* stopping: announce nothing */
 		if (s->svc.on_exit_unload && !s->o.apply) {
@@ -1002,8 +1048,8 @@ void xlb_service_close(struct xlb_service *s)
 	xlb_metrics_close(s->metrics);
 	xlb_bgp_free(s->bgp);
 	free(s->bgp);
-	int fds[] = { s->sig_fd, s->ino_fd, s->deb_fd,
-		      s->hc_fd,	 s->hk_fd,  s->epfd };
+	int fds[] = { s->sig_fd, s->ino_fd, s->deb_fd, s->hc_fd,
+		      s->hk_fd,	 s->epfd,   s->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

@@ -19,6 +19,8 @@
 /* Wait after the last change of the config file before reloading, in ms:
  * editors write, truncate, rename in several steps. */
 #define XLB_SVC_DEBOUNCE_MS 150
+/* Where the service keeps its lock (and, by default, BIRD's include). */
+#define XLB_SVC_RUN_DIR "/run/xlb"
 
 /* The service: section of the config file, plus the health checks. */
 struct xlb_svc_cfg {
@@ -77,9 +79,11 @@ struct xlb_service {
 	int epfd;
 	struct xlb_ev sig_ev, ino_ev, deb_ev, hc_ev, hk_ev;
 	int sig_fd, ino_fd, deb_fd, hc_fd, hk_fd;
+	int lock_fd; /* XLB_SVC_RUN_DIR/run-IFACE.lock, held while running */
 	struct xlb_config cfg; /* file config in effect */
 	struct xlb_svc_cfg svc;
 	bool have_cfg;
+	bool started; /* the datapath was brought up by this service */
 	struct xlb_health health;
 	bool dirty; /* health changed: apply the effective config */
 	bool hc_due; /* health timer fired or checks changed: tick */

@@ -91,6 +91,13 @@ RUN_PID=$!
 wait_log 'event=start result=ok' 10 || fail "xlbctl run did not start"
 wait_log 'event=metrics_listen address=127.0.0.1:9100' 2 || fail "no metrics endpoint"
 
+# A second service for the same interface refuses to start.
+if out=$(nsenter --net="/run/netns/$(lab_ns lb1)" timeout 10 "$CTL" run -c "$CFG" 2>&1); then
+	fail "a second xlbctl run for $IF started: $out"
+fi
+echo "$out" | grep -q "another xlbctl run (pid $RUN_PID) manages $IF" ||
+	fail "the second xlbctl run did not name the first: $out"
+
 # ---- the page: well-formed, counters move with traffic -----------------------
 m0=$(scrape) || fail "GET /metrics failed"
 hdr=$(lab_exec lb1 curl -sfI --max-time 3 "$URL/metrics") || fail "HEAD /metrics failed"
