@@ -609,3 +609,56 @@ Test(bgp, service_announces_withdraws_and_retries)
 	bird_stop(&b);
 	rm_tmp();
 }
+
+/* ---- Structured log -------------------------------------------------------- */
+
+/* Run xlb_slog with stdout sent to a file; returns what it printed. */
+static char *slog_capture(bool json)
+{
+	static char out[1024];
+	char p[] = "/tmp/xsv-slog-XXXXXX";
+	int fd = mkstemp(p), saved = dup(1);
+	ssize_t n;
+
+	cr_assert_geq(fd, 0);
+	fflush(stdout);
+	dup2(fd, 1);
+	xlb_slog_set_json(json);
+	xlb_slog("backend_down", "vip", "web", "backend", "10.1.0.1", "reason",
+		 "connect timeout", "note", "say \"hi\"\n", "empty", "", NULL);
+	xlb_slog_set_json(false);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(p);
+	return out;
+}
+
+Test(slog, kv_quotes_what_needs_it)
+{
+	char *o = slog_capture(false);
+
+	cr_assert(!strncmp(o, "ts=20", 5), "%s", o);
+	cr_assert(
+		strstr(o,
+		       "Z event=backend_down vip=web backend=10.1.0.1 "
+		       "reason=\"connect timeout\" note=\"say \\\"hi\\\"\\n\" "
+		       "empty=\"\"\n"),
+		"%s", o);
+	cr_assert_eq(strchr(o, '\n'), o + strlen(o) - 1, "one line");
+}
+
+Test(slog, json_is_one_object_per_line)
+{
+	char *o = slog_capture(true);
+
+	cr_assert(!strncmp(o, "{\"ts\":\"20", 9), "%s", o);
+	cr_assert(strstr(o, "\",\"event\":\"backend_down\",\"vip\":\"web\","
+			    "\"backend\":\"10.1.0.1\",\"reason\":\"connect "
+			    "timeout\",\"note\":\"say \\\"hi\\\"\\u000a\","
+			    "\"empty\":\"\"}\n"),
+		  "%s", o);
+}
