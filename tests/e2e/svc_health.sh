@@ -65,6 +65,14 @@ vips:
     backends:
       - address: $(lab_v4 be1)
       - address: $(lab_v4 be2)
+  - name: echo
+    address: 10.0.0.11
+    port: $LAB_UDP_PORT
+    protocol: udp
+    health_check: {type: udp, send: "hc-probe", expect: "hc-probe", interval_ms: $INTERVAL, timeout_ms: $TIMEOUT}
+    backends:
+      - address: $(lab_v4 be1)
+      - address: $(lab_v4 be2)
 service:
   metrics_listen: 127.0.0.1:9100
   on_exit: keep
@@ -116,6 +124,12 @@ echo "be1 marked down after $dt ms (limit $limit ms)"
 [ "$dt" -le "$limit" ] || fail "be1 down after $dt ms, over fall x interval ($limit ms)"
 grep -E "event=backend_down .*backend=$(lab_v4 be1) " "$LOG"
 wait_log 'event=health_apply result=ok' 2 || fail "the health change was not applied"
+# The UDP check of the same server fails too (ICMP port unreachable).
+wait_log "event=backend_down vip=echo backend=$(lab_v4 be1) check=udp .*reason=\"recv: Connection refused\"" 5 ||
+	fail "the UDP check did not take be1 out of VIP echo"
+out=$(lab_exec c1 "$LAB_PY" "$LAB_SERVER" udp 10.0.0.11 $LAB_UDP_PORT -n 20 --timeout 1) ||
+	fail "UDP through the VIP failed with be1 down: $out"
+[ "$(count_of "$out" be1)" -eq 0 ] || fail "be1 got UDP flows while down: $out"
 
 out=$(http_tally 40) || fail "traffic failed with be1 down: $out"
 [ "$(count_of "$out" be1)" -eq 0 ] || fail "be1 got new connections while down: $out"
@@ -127,7 +141,7 @@ echo "$m" | grep -qx "xlb_backend_healthy{vip=\"web\",backend=\"$(lab_v4 be1)\"}
 	fail "metrics do not show be1 unhealthy"
 echo "$m" | grep -qx "xlb_backend_healthy{vip=\"web\",backend=\"$(lab_v4 be2)\"} 1" ||
 	fail "metrics do not show be2 healthy"
-echo "$m" | grep -qx 'xlb_health_transitions_total 1' || fail "transitions != 1"
+echo "$m" | grep -qx 'xlb_health_transitions_total 2' || fail "transitions != 2 (web and echo)"
 lab_xlbctl status -i "$IF" | grep -E "$(lab_v4 be1) +down" ||
 	fail "xlbctl status does not show be1 down"
 
@@ -136,6 +150,8 @@ lab_start_server be1
 lab_wait_servers be1
 wait_log "event=backend_up vip=web backend=$(lab_v4 be1) " 5 ||
 	fail "be1 was not marked up within 5 s of restarting"
+wait_log "event=backend_up vip=echo backend=$(lab_v4 be1) " 5 ||
+	fail "be1 was not marked up for VIP echo"
 sleep 0.3
 out=$(http_tally 40) || fail "traffic failed after recovery: $out"
 [ "$(count_of "$out" be1)" -gt 0 ] || fail "be1 gets no flows after recovery: $out"
