@@ -313,10 +313,13 @@ static void *traffic(void *arg)
 			    out[31] != 1 || out[32] != 0 || out[33] < 1 ||
 			    out[33] > NPOOL) {
 				ERR("flow %d (state %llu..%llu): verdict %u, %u "
-				    "bytes, not IPIP to a pool backend\n",
+				    "bytes, not IPIP to a pool backend: outer "
+				    "%02x proto %u %u.%u.%u.%u -> %u.%u.%u.%u\n",
 				    i, (unsigned long long)s0,
 				    (unsigned long long)s1, o.retval,
-				    o.data_size_out);
+				    o.data_size_out, out[14], out[23], out[26],
+				    out[27], out[28], out[29], out[30], out[31],
+				    out[32], out[33]);
 				continue;
 			}
 			b = out[33] - 1;
