@@ -509,6 +509,8 @@ static int apply(struct xlb_service *s, const struct xlb_config *cfg,
 	struct xlb_config eff;
 	int err;
 
+	uint64_t t0 = xlb_hc_clock_mono(NULL);
+
 	summary[0] = '\0';
 	err = xlb_health_effective(&s->health, cfg, &eff);
 	if (err)
@@ -518,6 +520,8 @@ static int apply(struct xlb_service *s, const struct xlb_config *cfg,
 	else
 		err = apply_real(s, &eff, first, summary, len);
 	xlb_health_effective_free(&eff);
+	snprintf(s->apply_ms, sizeof(s->apply_ms), "%llu",
+		 (unsigned long long)(xlb_hc_clock_mono(NULL) - t0));
 	if (err)
 		s->applies_err++;
 	else
@@ -644,7 +648,8 @@ int xlb_service_reload(struct xlb_service *s, const char *why)
 			xlb_health_configure(&s->health, &s->cfg, &s->svc.hc);
 		} else {
 			xlb_slog("reload", "result", "ok", "trigger", why,
-				 "file", s->path, "changes", summary, NULL);
+				 "file", s->path, "changes", summary, "ms",
+				 s->apply_ms, NULL);
 		}
 	}
 	if (err) {
@@ -700,12 +705,18 @@ static void apply_health(struct xlb_service *s)
 	if (err) {
 		char e[64];
 
+		/* Retried every second: log a new reason only. */
 		snprintf(e, sizeof(e), "%s", strerror(-err));
-		xlb_slog("health_apply", "result", "error", "reason", e, NULL);
+		if (strcmp(e, s->apply_err))
+			xlb_slog("health_apply", "result", "error", "reason", e,
+				 "retry", "1s", NULL);
+		snprintf(s->apply_err, sizeof(s->apply_err), "%s", e);
 		s->dirty = true; /* retried by the housekeeping timer */
 		return;
 	}
-	xlb_slog("health_apply", "result", "ok", "changes", summary, NULL);
+	s->apply_err[0] = '\0';
+	xlb_slog("health_apply", "result", "ok", "changes", summary, "ms",
+		 s->apply_ms, NULL);
 	bgp_sync(s);
 }
 

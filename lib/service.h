@@ -93,6 +93,8 @@ struct xlb_service {
 	struct xlb_bgp *bgp;
 	struct xlb_metrics_srv *metrics;
 	char bgp_err[600]; /* last BGP problem logged ("" = none) */
+	char apply_err[64]; /* last health-apply error logged */
+	char apply_ms[24]; /* duration of the last apply, for the logs */
 	/* Counters for the metrics endpoint. */
 	uint64_t reloads_ok, reloads_err, applies_ok, applies_err;
 	double last_reload; /* unix time of the last successful reload */
