@@ -5,7 +5,9 @@
 # families, both inner families). Each VIP has its own backend subset, so
 # an answer from a backend outside it is caught; each request must be
 # answered; the backends' decap counters must show the encapsulation the
-# VIP asked for; and one VIP with weights 1:1:2 must spread accordingly.
+# VIP asked for; for UDP, the backends that answered must be exactly the
+# ones xlb sent to (its per-backend counters); and one VIP with weights
+# 1:1:2 must spread accordingly.
 set -uo pipefail
 . "${XLB_SRC:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 t_begin lab_encaps
@@ -66,6 +68,18 @@ for c in "${CASES[@]}"; do
 			t_ok "$1 $proto to $2: $msg"
 		else
 			t_fail "$1 $proto to $2: $msg"
+		fi
+		if [ $proto = udp ]; then
+			# One datagram per request: what the balancer sent each
+			# backend must be exactly what each backend answered.
+			sent=$(t_vip_packets "$1-udp")
+			if t_jtrue "$out" "d['retried'] == 0 and d['backends'] == {k: v for k, v in $sent.items() if v}"; then
+				t_ok "$1 udp: each answer came from the backend xlb chose ($sent)"
+			elif t_jtrue "$out" "d['retried'] > 0"; then
+				t_log "$1 udp: retries happened, per-backend comparison skipped"
+			else
+				t_fail "$1 udp: xlb sent $sent, answers came from $(t_json "$out" 'd["backends"]')"
+			fi
 		fi
 	done
 	after=$(t_decap_total "$6" be1 be2 be3 be4)

@@ -180,6 +180,22 @@ if v is None:
 print(v)' "$1"
 }
 
+# t_vip_packets VIP [LB]: packets balancer LB sent to each backend of VIP
+# (by name), as JSON {"be1": n, ...}.
+t_vip_packets() {
+	lab_xlbctl --lb "${2:-1}" stats -i "$(lab_if "lb${2:-1}")" --json |
+		"$LAB_PY" -c '
+import json, re, sys
+d = json.load(sys.stdin)["vips"][sys.argv[1]]["backends"]
+out = {}
+for addr, c in d.items():
+    m = re.fullmatch(r"10\.1\.(\d+)\.2|fd00:1:(\d+)::2", addr)
+    if not m:
+        sys.exit("backend %s is not a lab backend address" % addr)
+    out["be" + (m.group(1) or m.group(2))] = c["packets"]
+print(json.dumps(out))' "$1"
+}
+
 # ---- traffic --------------------------------------------------------------
 
 # t_client NODE CMD ARGS...: a backend_server.py client in NODE; prints its
