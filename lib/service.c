@@ -506,10 +506,9 @@ static int apply_real(struct xlb_service *s, const struct xlb_config *eff,
 static int apply(struct xlb_service *s, const struct xlb_config *cfg,
 		 bool first, char *summary, size_t len)
 {
+	uint64_t t0 = xlb_hc_clock_mono(NULL);
 	struct xlb_config eff;
 	int err;
-
-	uint64_t t0 = xlb_hc_clock_mono(NULL);
 
 	summary[0] = '\0';
 	err = xlb_health_effective(&s->health, cfg, &eff);
@@ -557,7 +556,7 @@ static void bgp_setup(struct xlb_service *s)
 	bool same = s->bgp && !strcmp(s->bgp->socket, s->svc.bird_socket) &&
 		    !strcmp(s->bgp->include, s->svc.include_file);
 
-	if (same || (!s->bgp && !s->svc.bgp))
+	if ((same && s->svc.bgp) || (!s->bgp && !s->svc.bgp))
 		return;
 	if (s->bgp) {
 		/* Turned off or moved: withdraw through the old settings. */

@@ -603,9 +603,43 @@ Test(bgp, service_announces_withdraws_and_retries)
 	step_until_change(s, &s->reloads_ok, 1, 3000);
 	cr_assert(strstr(slurp(inc), "route 10.0.0.10/32"));
 	cr_assert_eq(bird_count(&b), 3);
+	/* Stop: withdrawn on the way out. */
 	xlb_service_close(s);
 	cr_assert_null(strstr(slurp(inc), "route "));
 	cr_assert_eq(bird_count(&b), 4);
+	bird_stop(&b);
+	rm_tmp();
+}
+
+Test(bgp, turning_bgp_off_withdraws)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	struct fake_bird b;
+	char buf[4096], svc[512], inc[160];
+
+	mkdir_tmp();
+	bird_start(&b, "0003 Reconfigured\n");
+	snprintf(inc, sizeof(inc), "%s/vips.conf", dir);
+	snprintf(svc, sizeof(svc),
+		 "  bgp:\n    bird_socket: %s/bird.ctl\n"
+		 "    include_file: %s\n",
+		 dir, inc);
+	config_text(buf, sizeof(buf), 1, svc);
+	write_file(path, buf);
+	s = open_svc(&f);
+	cr_assert(strstr(slurp(inc), "route 10.0.0.10/32"));
+	cr_assert_eq(bird_count(&b), 1);
+	strcat(svc, "    enabled: false\n");
+	config_text(buf, sizeof(buf), 1, svc);
+	write_file(path, buf);
+	step_until_change(s, &s->reloads_ok, 0, 3000);
+	cr_assert_eq(s->reloads_ok, 1);
+	cr_assert_null(s->bgp, "BGP off");
+	cr_assert_null(strstr(slurp(inc), "route "), "withdrawn");
+	cr_assert_eq(bird_count(&b), 2);
+	xlb_service_close(s);
+	cr_assert_eq(bird_count(&b), 2, "nothing more to say once off");
 	bird_stop(&b);
 	rm_tmp();
 }
