@@ -282,9 +282,22 @@ static void blank_key(yaml_document_t *d, yaml_node_t *map, const char *key,
 		      char *buf, size_t len)
 {
 	yaml_node_t *k = NULL, *v = xlb_y_get(d, map, key, &k);
+	size_t end;
 
-	if (v)
-		blank(buf, len, k->start_mark.index, v->end_mark.index);
+	if (!v)
+		return;
+	end = v->end_mark.index;
+	/* In a flow mapping ({a: 1, health_check: {...}, b: 2}) the comma
+	 * after the pair goes too, or two would be left in a row. */
+	if (map->data.mapping.style == YAML_FLOW_MAPPING_STYLE) {
+		size_t i = end;
+
+		while (i < len && strchr(" \t\r\n", buf[i]))
+			i++;
+		if (i < len && buf[i] == ',')
+			end = i + 1;
+	}
+	blank(buf, len, k->start_mark.index, end);
 }
 
 static int read_file(const char *path, char **buf, size_t *len,

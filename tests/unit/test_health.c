@@ -678,3 +678,31 @@ Test(health_parse, datapath_errors_keep_their_positions)
 	xlb_diag_free(&d);
 	unlink(p);
 }
+
+Test(health_parse, flow_style_mappings)
+{
+	struct xlb_config cfg;
+	struct xlb_svc_cfg svc;
+	struct xlb_diag d = { 0 };
+	char *p = write_tmp(
+		"{interface: lo, service: {log_format: json}, vips: [\n"
+		" {name: a, health_check: {type: udp, port: 53}, address: 10.0.0.10,"
+		" port: 53, protocol: udp, backends: [{address: 10.1.0.1,"
+		" health_check: {fall: 7}}]},\n"
+		" {name: b, address: 10.0.0.11, port: 80, protocol: tcp,"
+		" backends: [{health_check: {type: tcp}, address: 10.1.0.2}],"
+		" health_check: {type: http}}]}\n");
+	int err = xlb_svc_load(p, &cfg, &svc, &d);
+
+	for (size_t i = 0; i < d.n; i++)
+		cr_log_error("%s", d.msgs[i]);
+	cr_assert_eq(err, 0);
+	cr_assert(svc.log_json);
+	cr_assert_eq(svc.hc.be[0][0].type, XLB_HC_UDP);
+	cr_assert_eq(svc.hc.be[0][0].fall, 7);
+	cr_assert_eq(svc.hc.be[1][0].type, XLB_HC_TCP, "backend's own type");
+	xlb_config_free(&cfg);
+	xlb_svc_cfg_free(&svc);
+	xlb_diag_free(&d);
+	unlink(p);
+}
