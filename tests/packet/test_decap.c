@@ -2,17 +2,18 @@
 /* The backend decapsulator (xdp/decap.bpf.c) through BPF_PROG_TEST_RUN:
  * every encapsulation xlb produces comes out as the exact inner frame,
  * everything else passes untouched, and each case hits its counter. */
+#include <errno.h>
 #include <string.h>
 
 #include <arpa/inet.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
 #include <criterion/criterion.h>
 
-#include "decap.skel.h"
 #include "decap_abi.h"
 #include "log.h"
 #include "pkt.h"
@@ -21,7 +22,13 @@
 static const uint8_t rmac[6] = { 0x02, 0, 0, 0, 0x21, 0x01 }; /* router */
 static const uint8_t bmac[6] = { 0x02, 0, 0, 0, 0x21, 0x02 }; /* backend */
 
-static struct decap *skel;
+/* The object opened from the build directory at run time (not through a
+ * skeleton, so this file builds whether or not decap.skel.h exists yet). */
+static struct {
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	struct bpf_map *stats, *gue_ports, *local;
+} d;
 
 /* An IPv4 address in network order, for struct pkt_ip4. */
 static uint32_t addr4(const char *s)
@@ -34,24 +41,77 @@ static uint32_t addr4(const char *s)
 	return v;
 }
 
+/* Set the load-time setting @name (a const volatile global of @size bytes
+ * in .rodata, found through the object's BTF) to @val before load. */
+static void rodata_set(const char *name, const void *val, size_t size)
+{
+	struct btf *btf = bpf_object__btf(d.obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct bpf_map *m, *ro = NULL;
+	char buf[256];
+	const void *data;
+	size_t sz = 0;
+	int id;
+
+	bpf_object__for_each_map(m, d.obj)
+	{
+		const char *n = bpf_map__name(m);
+		size_t l = strlen(n);
+
+		if (bpf_map__is_internal(m) && l >= 7 &&
+		    !strcmp(n + l - 7, ".rodata"))
+			ro = m;
+	}
+	cr_assert(btf && ro, "decap.bpf.o has no BTF or no .rodata");
+	data = bpf_map__initial_value(ro, &sz);
+	cr_assert(data && sz <= sizeof(buf),
+		  "decap.bpf.o: .rodata of %zu bytes", sz);
+	memcpy(buf, data, sz);
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	cr_assert_gt(id, 0, "decap.bpf.o: no .rodata section in its BTF");
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, v->name_off), name))
+			continue;
+		cr_assert_eq(vs->size, size, "%s: %u bytes, expected %zu", name,
+			     vs->size, size);
+		cr_assert_leq(vs->offset + size, sz);
+		memcpy(buf + vs->offset, val, size);
+		cr_assert_eq(bpf_map__set_initial_value(ro, buf, sz), 0,
+			     "cannot set %s", name);
+		return;
+	}
+	cr_assert_fail("decap.bpf.o: no setting '%s' in .rodata", name);
+}
+
 /* Open and load the object; @gue_port 0 keeps the default, @only_local
  * restricts decapsulation to decap_local. */
 static void load(uint16_t gue_port, uint8_t only_local)
 {
+	const char *path = XLB_BPF_DIR "/decap.bpf.o";
 	int err;
 
 	xlb_log_init("test_decap", false);
-	skel = decap__open();
-	cr_assert_not_null(skel,
-			   "cannot open decap.bpf.o's skeleton (build it: "
-			   "cmake --build BUILD --target decap_skel)");
+	d.obj = bpf_object__open_file(path, NULL);
+	cr_assert_not_null(d.obj,
+			   "cannot open %s: %s (build the project first)", path,
+			   strerror(errno));
 	if (gue_port)
-		skel->rodata->gue_port = gue_port;
-	skel->rodata->only_local = only_local;
-	err = decap__load(skel);
-	cr_assert_eq(err, 0,
-		     "cannot load decap.bpf.o: %s (run as root with bpffs)",
-		     strerror(-err));
+		rodata_set("gue_port", &gue_port, sizeof(gue_port));
+	rodata_set("only_local", &only_local, sizeof(only_local));
+	err = bpf_object__load(d.obj);
+	cr_assert_eq(err, 0, "cannot load %s: %s (run as root with bpffs)",
+		     path, strerror(-err));
+	d.prog = bpf_object__find_program_by_name(d.obj, "xlb_decap");
+	d.stats = bpf_object__find_map_by_name(d.obj, "decap_stats");
+	d.gue_ports = bpf_object__find_map_by_name(d.obj, "decap_gue_ports");
+	d.local = bpf_object__find_map_by_name(d.obj, "decap_local");
+	cr_assert(d.prog && d.stats && d.gue_ports && d.local,
+		  "%s lacks the program xlb_decap or one of its maps", path);
 }
 
 static void setup(void)
@@ -61,8 +121,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	decap__destroy(skel);
-	skel = NULL;
+	bpf_object__close(d.obj);
+	memset(&d, 0, sizeof(d));
 }
 
 TestSuite(decap, .fini = teardown);
@@ -73,8 +133,7 @@ static uint64_t counter(unsigned int idx)
 	uint64_t v[ncpu], sum = 0;
 	int err;
 
-	err = bpf_map__lookup_elem(skel->maps.decap_stats, &idx, sizeof(idx), v,
-				   sizeof(v), 0);
+	err = bpf_map__lookup_elem(d.stats, &idx, sizeof(idx), v, sizeof(v), 0);
 	cr_assert_eq(err, 0, "reading decap_stats[%u]: %s", idx,
 		     strerror(-err));
 	for (int i = 0; i < ncpu; i++)
@@ -100,8 +159,7 @@ static void run(const char *what, const struct pkt *in, const struct pkt *want,
 
 	for (unsigned int i = 0; i < DECAP_CNT_MAX; i++)
 		before[i] = counter(i);
-	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xlb_decap),
-				     &opts);
+	err = bpf_prog_test_run_opts(bpf_program__fd(d.prog), &opts);
 	cr_assert_eq(err, 0, "%s: test run failed: %s", what, strerror(-err));
 	cr_assert_eq(opts.retval, XDP_PASS, "%s: verdict %u, want XDP_PASS",
 		     what, opts.retval);
@@ -354,8 +412,8 @@ Test(decap, extra_gue_port_from_map, .init = setup)
 	outer(&o, 4, 7777);
 	pkt_encap(&enc, in.data, in.len, &o);
 	run("GUE to 7777, not configured", &enc, NULL, DECAP_CNT_PASS_OTHER);
-	cr_assert_eq(bpf_map__update_elem(skel->maps.decap_gue_ports, &port,
-					  sizeof(port), &one, sizeof(one), 0),
+	cr_assert_eq(bpf_map__update_elem(d.gue_ports, &port, sizeof(port),
+					  &one, sizeof(one), 0),
 		     0);
 	run("GUE to 7777 in decap_gue_ports", &enc, &in, DECAP_CNT_GUE4);
 }
@@ -389,8 +447,8 @@ Test(decap, only_local)
 	run("4in6 to a non-local address", &enc, NULL,
 	    DECAP_CNT_PASS_NOT_LOCAL);
 	pkt_addr("fd00:1:1::2", (uint8_t *)k.addr);
-	cr_assert_eq(bpf_map__update_elem(skel->maps.decap_local, &k, sizeof(k),
-					  &one, sizeof(one), 0),
+	cr_assert_eq(bpf_map__update_elem(d.local, &k, sizeof(k), &one,
+					  sizeof(one), 0),
 		     0);
 	run("4in6 to a local address", &enc, &in, DECAP_CNT_4IN6);
 }
