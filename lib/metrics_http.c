@@ -23,7 +23,7 @@ struct client {
 	struct xlb_ev ev;
 	struct xlb_metrics_srv *m;
 	int fd;
-	uint64_t since_ms;
+	uint64_t since_ms; /* accepted, or last wrote something */
 	char req[REQ_MAX + 1];
 	size_t req_len;
 	char *out; /* answer, when writing */
@@ -204,6 +204,7 @@ static void client_io(struct xlb_ev *ev, uint32_t events)
 				return;
 			}
 			c->out_off += (size_t)r;
+			c->since_ms = mono_ms(); /* progress: not idle */
 		}
 		/* All sent: HTTP/1.0, the close ends the body. */
 		shutdown(c->fd, SHUT_WR);

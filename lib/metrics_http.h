@@ -14,8 +14,8 @@ typedef int (*xlb_metrics_render_fn)(void *ctx, FILE *out);
 
 /* Scrapes in flight: more wait in the listen backlog. */
 #define XLB_METRICS_MAX_CLIENTS 32
-/* A client that has not sent its request, or not read the answer, by
- * then is dropped (ms): a slow peer cannot pin a slot. */
+/* A client idle that long (no request yet, or not reading the answer)
+ * is dropped (ms): a slow peer cannot pin a slot. */
 #define XLB_METRICS_CLIENT_MS 5000
 
 struct xlb_metrics_srv;
