@@ -41,8 +41,6 @@
 #define MAX_FRAME 3500
 /* Minimum frame BPF_PROG_TEST_RUN accepts: an Ethernet header. */
 #define MIN_FRAME 14
-/* MTU the fuzzer configures: the largest outer IP packet, bytes. */
-#define MTU 1500
 /* Output buffer: input + the largest encapsulation overhead. */
 #define OUT_MAX 8192
 /* Corpus files written per kind of failure (one is enough to replay). */
@@ -52,7 +50,20 @@
 
 static const uint8_t GW_MAC[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t IF_MAC[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-#define SRC4 "192.0.2.100"
+
+/* Global settings the random inputs run under, a third each: MTU (the
+ * largest outer IP packet, bytes; 0 = no limit), ICMP too-big on/off,
+ * configured or derived outer sources. The sweep runs under the first. */
+static const struct fz_cfg {
+	uint16_t mtu;
+	uint16_t flags;
+	const char *src4, *src6;
+} CFGS[] = {
+	{ 1500, XLB_CFG_F_ICMP_TOO_BIG | XLB_CFG_F_SRC4, "192.0.2.100", NULL },
+	{ 1400, XLB_CFG_F_SRC6, NULL, "2001:db8:ffff::1" },
+	{ 0, XLB_CFG_F_ICMP_TOO_BIG, NULL, NULL },
+};
+#define NCFGS (sizeof(CFGS) / sizeof(CFGS[0]))
 
 struct fz_vip {
 	const char *addr;
@@ -207,23 +218,35 @@ static int chance(unsigned int pct)
 
 /* ---- Setup ----------------------------------------------------------- */
 
-static void setup_maps(void)
+/* Install global settings @i of CFGS, in the maps and for the model. */
+static void set_cfg(size_t i)
 {
-	struct xlb_addr_key ak;
-	size_t i, j;
 	uint8_t a[16];
-
-	bpfrun_open(&R, RING);
-	STATS_FD = bpf_map__fd(R.skel->maps.xlb_stats);
 
 	memset(&CFG, 0, sizeof(CFG));
 	memcpy(CFG.gw_mac, GW_MAC, 6);
 	memcpy(CFG.if_mac, IF_MAC, 6);
-	pkt_addr(SRC4, a);
-	memcpy(&CFG.src4, a, 4);
-	CFG.mtu = MTU;
-	CFG.flags = XLB_CFG_F_ICMP_TOO_BIG | XLB_CFG_F_SRC4;
+	CFG.mtu = CFGS[i].mtu;
+	CFG.flags = CFGS[i].flags;
+	if (CFGS[i].src4) {
+		pkt_addr(CFGS[i].src4, a);
+		memcpy(&CFG.src4, a, 4);
+	}
+	if (CFGS[i].src6) {
+		pkt_addr(CFGS[i].src6, a);
+		memcpy(CFG.src6, a, 16);
+	}
 	bpfrun_set_cfg(&R, &CFG);
+}
+
+static void setup_maps(void)
+{
+	struct xlb_addr_key ak;
+	size_t i, j;
+	bpfrun_open(&R, RING);
+	STATS_FD = bpf_map__fd(R.skel->maps.xlb_stats);
+
+	set_cfg(0);
 
 	for (i = 0; i < NBE; i++) {
 		BE[i] = bpfrun_backend(BES[i].addr, BES[i].flags ? 7 + i : 0,
@@ -456,8 +479,12 @@ static size_t want_encap(uint8_t *o, const uint8_t *in, size_t n,
 		pkt_put16(ip + 4, (uint16_t)(v->ip_len + (gue ? 8 : 0)));
 		ip[6] = gue ? 17 : inner;
 		ip[7] = XLB_OUTER_TTL;
-		ip[8] = 0x01; /* 100::/64, hash in the low word */
-		pkt_put32(ip + 20, hash);
+		if (CFG.flags & XLB_CFG_F_SRC6) {
+			memcpy(ip + 8, CFG.src6, 16);
+		} else {
+			ip[8] = 0x01; /* 100::/64, hash in the low word */
+			pkt_put32(ip + 20, hash);
+		}
 		memcpy(ip + 24, be->addr, 16);
 		udp = ip + 40;
 	} else {
@@ -468,7 +495,12 @@ static size_t want_encap(uint8_t *o, const uint8_t *in, size_t n,
 		pkt_put16(ip + 6, 0x4000);
 		ip[8] = XLB_OUTER_TTL;
 		ip[9] = gue ? 17 : inner;
-		memcpy(ip + 12, &CFG.src4, 4);
+		if (CFG.flags & XLB_CFG_F_SRC4)
+			memcpy(ip + 12, &CFG.src4, 4);
+		else /* 172.16.0.0/12, hash in the host bits */
+			pkt_put32(ip + 12,
+				  XLB_DERIVED_SRC4_NET |
+					  (hash & XLB_DERIVED_SRC4_MASK));
 		memcpy(ip + 16, be->addr, 4);
 		pkt_put16(ip + 10, pkt_ip4_csum(ip, 20));
 		udp = ip + 20;
@@ -606,12 +638,14 @@ static int m_forward(const uint8_t *in, size_t n, const struct view *v,
 	be = &BE[id];
 	gue = vip->encap == XLB_ENCAP_GUE || (be->flags & XLB_BE_F_GUE);
 	olen = (be->family == XLB_FAMILY_V6 ? 40 : 20) + (gue ? 8 : 0);
-	if (v->ip_len + olen > MTU) {
+	if (CFG.mtu && v->ip_len + olen > CFG.mtu) {
 		/* RFC 1122 3.2.2 / RFC 4443 2.4(e): never an ICMP error
 		 * about an ICMP error; IPv4 without DF: we cannot fragment */
-		if (icmp_err || (v->f.family == XLB_FAMILY_V4 && !v->df))
+		if (!(CFG.flags & XLB_CFG_F_ICMP_TOO_BIG) || CFG.mtu <= olen ||
+		    icmp_err || (v->f.family == XLB_FAMILY_V4 && !v->df))
 			return XLB_CNT_DROP_TOO_BIG;
-		*want_len = want_too_big(want, in, v, (uint32_t)(MTU - olen));
+		*want_len =
+			want_too_big(want, in, v, (uint32_t)(CFG.mtu - olen));
 		return XLB_CNT_TX_ICMP_TOO_BIG;
 	}
 	*want_len = want_encap(want, in, n, v, vip, be, hash);
@@ -1700,7 +1734,7 @@ static uint64_t env_u64(const char *name, uint64_t def)
 
 Test(fuzz, packets, .timeout = 0)
 {
-	uint64_t seed, total, i, c[XLB_CNT_MAX], sum = 0;
+	uint64_t seed, total, per, i, c[XLB_CNT_MAX], sum = 0;
 	static uint8_t b[PKT_MAX];
 	struct pkt p;
 	struct timespec t0, t1;
@@ -1732,9 +1766,16 @@ Test(fuzz, packets, .timeout = 0)
 	fprintf(stderr, "fuzz: sweep done, %" PRIu64 " inputs\n", n_inputs);
 
 	rng_state = seed;
+	per = (total + NCFGS - 1) / NCFGS;
 	for (i = 0; i < total; i++) {
 		uint32_t what = rn(100), m;
 		size_t n;
+
+		/* a third of the inputs under each of the settings */
+		if (i % per == 0) {
+			flush_block();
+			set_cfg(i / per);
+		}
 
 		if (what < 10) {
 			origin = "random";
