@@ -87,8 +87,10 @@ int sh(const char *fmt, ...)
 	va_end(ap);
 	if (bopt.verbose)
 		fprintf(stderr, "+ %s\n", cmd);
-	else
-		strncat(cmd, " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	/* stdout is the JSON: command output goes to stderr (verbose) or
+	 * nowhere */
+	strncat(cmd, bopt.verbose ? " 1>&2" : " >/dev/null 2>&1",
+		sizeof(cmd) - strlen(cmd) - 1);
 	rc = system(cmd);
 	return rc == -1 ? -1 : WEXITSTATUS(rc);
 }

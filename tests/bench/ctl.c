@@ -279,8 +279,17 @@ static int reload_times(struct bench_ctl *c)
 	if (!err && sh("nsenter --net=/run/netns/%s %s unload -i %s", cns,
 		       bopt.xlbctl, cif))
 		err = -EIO;
-	if (!err)
+	/* a concurrent unload elsewhere may remove the empty pin root while
+	 * xlbctl creates our directory in it: try again, a few times */
+	for (int i = 0; !err && i < 3; i++) {
 		err = xlbctl("load", full, &c->load_ms, &c->load_wall);
+		if (!err)
+			break;
+		sh("nsenter --net=/run/netns/%s %s unload -i %s", cns,
+		   bopt.xlbctl, cif);
+		err = i < 2 ? 0 : err;
+		sleep(1);
+	}
 	ctl_teardown();
 	if (err) {
 		snprintf(c->reload_status, sizeof(c->reload_status),
