@@ -18,6 +18,7 @@ export XLBCTL=$CTL
 
 WORK=$(mktemp -d /tmp/xsvb.XXXXXX)
 VIP=10.0.0.10
+VIP6=fd00:a::10
 NSTREAMS=8
 declare -A RUN_PID=()
 
@@ -31,6 +32,8 @@ fail() {
 	echo "---- router: BIRD protocols, VIP route" >&2
 	birdc -s "$WORK/rt/bird.ctl" show protocols >&2 2>/dev/null || true
 	lab_exec rt ip route show $VIP >&2 2>/dev/null || true
+	lab_exec rt ip -6 route show $VIP6 >&2 2>/dev/null || true
+	birdc -s "$WORK/rt/bird.ctl" show route all >&2 2>/dev/null || true
 	exit 1
 }
 cleanup() {
@@ -68,13 +71,24 @@ protocol kernel {
 	ipv4 { import none; export where source = RTS_BGP; };
 	merge paths on;
 }
+protocol kernel {
+	ipv6 { import none; export where source = RTS_BGP; };
+	merge paths on;
+}
 template bgp balancer {
 	local as 65000;
 	$bgp_timers
 	ipv4 { import all; export none; };
 }
+template bgp balancer6 {
+	local as 65000;
+	$bgp_timers
+	ipv6 { import all; export none; };
+}
 protocol bgp lb1 from balancer { neighbor $(lab_v4 lb1) as 65001; source address $(lab_v4 lb1 router); }
 protocol bgp lb2 from balancer { neighbor $(lab_v4 lb2) as 65001; source address $(lab_v4 lb2 router); }
+protocol bgp lb1_6 from balancer6 { neighbor $(lab_v6 lb1) as 65001; source address $(lab_v6 lb1 router); }
+protocol bgp lb2_6 from balancer6 { neighbor $(lab_v6 lb2) as 65001; source address $(lab_v6 lb2 router); }
 EOF
 for n in lb1 lb2; do
 	: >"$WORK/$n/bird-vips.conf"
@@ -87,6 +101,12 @@ protocol bgp uplink {
 	neighbor $(lab_v4 $n router) as 65000;
 	$bgp_timers
 	ipv4 { import none; export where proto = "xlb_vips4"; };
+}
+protocol bgp uplink6 {
+	local $(lab_v6 $n) as 65001;
+	neighbor $(lab_v6 $n router) as 65000;
+	$bgp_timers
+	ipv6 { import none; export where proto = "xlb_vips6"; };
 }
 EOF
 	cat >"$WORK/$n/xlb.yaml" <<EOF
@@ -108,6 +128,14 @@ vips:
     backends:
       - address: $(lab_v4 be1)
       - address: $(lab_v4 be2)
+  - name: web6
+    address: $VIP6
+    port: 80
+    protocol: tcp
+    health_check: {type: tcp, interval_ms: 500, timeout_ms: 300}
+    backends:
+      - address: $(lab_v6 be1)
+      - address: $(lab_v6 be2)
 service:
   metrics_listen: 127.0.0.1:9100
   on_exit: keep
@@ -138,9 +166,19 @@ wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
 	done
 	return 1
 }
-nexthops() { lab_exec rt ip route show $VIP | grep -c 'nexthop via\|^'$VIP' via' || true; }
-has_nexthops() { # has_nexthops N PATTERN: N paths, the route matches PATTERN
-	[ "$(nexthops)" -eq "$1" ] && { [ "$1" -eq 0 ] || lab_exec rt ip route show $VIP | grep -q "$2"; }
+route_of() { # route_of ADDR: the router's route for it
+	case $1 in
+	*:*) lab_exec rt ip -6 route show "$1" ;;
+	*) lab_exec rt ip route show "$1" ;;
+	esac
+}
+nexthops() { # nexthops [ADDR]: paths of the router's route (0: none)
+	local a=${1:-$VIP}
+	route_of "$a" | grep -c "nexthop via\\|^$a via" || true
+}
+has_nexthops() { # has_nexthops N PATTERN [ADDR]: N paths, the route matches PATTERN
+	[ "$(nexthops "${3:-$VIP}")" -eq "$1" ] &&
+		{ [ "$1" -eq 0 ] || route_of "${3:-$VIP}" | grep -q "$2"; }
 }
 vip_packets() { # vip_packets lbN VIPNAME: from xlbctl stats (service or not)
 	lab_xlbctl --lb "${1#lb}" stats -i "$(lab_if "$1")" --prometheus |
@@ -158,6 +196,13 @@ grep -q "route $VIP/32 blackhole;" "$WORK/lb1/bird-vips.conf" || fail "include f
 # ---- the router learns an ECMP route ---------------------------------------------
 wait_for 30 has_nexthops 2 "$(lab_v4 lb2)" || fail "no ECMP route for $VIP on the router"
 echo "router: $(lab_exec rt ip route show $VIP | tr '\n' ' ')"
+wait_for 30 has_nexthops 2 "$(lab_v6 lb2)" $VIP6 || fail "no ECMP route for $VIP6 on the router"
+echo "router: $(route_of $VIP6 | tr '\n' ' ')"
+out=$(lab_exec c1 "$LAB_PY" "$LAB_SERVER" tcpflows $VIP6 80 --sport-base 23000 -n 30 --timeout 1) ||
+	fail "IPv6 flows through the balancers failed: $out"
+p1=$(vip_packets lb1 web6) p2=$(vip_packets lb2 web6)
+echo "30 IPv6 flows: lb1 saw $p1 packets, lb2 $p2"
+[ "${p1:-0}" -gt 0 ] && [ "${p2:-0}" -gt 0 ] || fail "IPv6 flows did not use both balancers"
 
 out=$(lab_exec c1 "$LAB_PY" "$LAB_SERVER" tcpflows $VIP 80 --sport-base 21000 -n 60 --timeout 1) ||
 	fail "flows through the balancers failed: $out"
@@ -187,6 +232,7 @@ unset 'RUN_PID[lb1]'
 grep -q "event=bgp_withdraw prefix=$VIP/32" "$WORK/lb1/run.log" || fail "lb1 did not withdraw $VIP"
 ! grep -q "route $VIP/32" "$WORK/lb1/bird-vips.conf" || fail "lb1's include file still has the route"
 wait_for 10 has_nexthops 1 "via $(lab_v4 lb2)" || fail "the router still routes $VIP to lb1"
+wait_for 10 has_nexthops 1 "via $(lab_v6 lb2)" $VIP6 || fail "the router still routes $VIP6 to lb1"
 echo "router after lb1 stopped: $(lab_exec rt ip route show $VIP | tr '\n' ' ')"
 
 sleep 1
