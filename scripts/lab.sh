@@ -314,6 +314,17 @@ lab_down() {
 
 # ---- status -----------------------------------------------------------------
 
+# lab_xdp_desc NODE IFACE: "XDP native xlb_main (id 12)" or nothing.
+lab_xdp_desc() {
+	lab_exec "$1" ip -j link show dev "$2" 2>/dev/null | "$LAB_PY" -c '
+import json, sys
+x = json.load(sys.stdin)[0].get("xdp")
+if x:
+    mode = {1: "native", 2: "generic", 3: "offload"}.get(x.get("mode"), "mode %s" % x.get("mode"))
+    p = x.get("prog", {})
+    print("XDP %s %s (id %s)" % (mode, p.get("name", "?"), p.get("id", "?")))'
+}
+
 lab_status() {
 	local nodes node bin pid
 	mapfile -t nodes < <(lab_nodes)
@@ -325,10 +336,11 @@ lab_status() {
 	for node in "${nodes[@]}"; do
 		[ "$node" = rt ] && continue
 		printf '  %-4s %-16s %-15s %-16s %s\n' "$node" "$(lab_if "$node")" \
-			"$(lab_v4 "$node")" "$(lab_v6 "$node")" \
-			"$(lab_exec "$node" ip -o link show dev "$(lab_if "$node")" 2>/dev/null |
-				grep -o 'prog/xdp id [0-9]*\|xdpgeneric\|xdpdrv\|xdp ' | head -1 |
-				sed 's/^/XDP: /')"
+			"$(lab_v4 "$node")" "$(lab_v6 "$node")" "$(lab_xdp_desc "$node" "$(lab_if "$node")")"
+	done
+	for node in "${nodes[@]}"; do
+		[[ $node == lb* ]] || continue
+		echo "  router end $(lab_rif "$node"): $(lab_xdp_desc rt "$(lab_rif "$node")")"
 	done
 	echo "  router routes for the VIPs:"
 	lab_exec rt ip route show $LAB_VIP4_NET | sed 's/^/    /'
@@ -348,7 +360,7 @@ lab_status() {
 		[[ $node == lb* ]] || continue
 		if [ -n "$bin" ] && [ -d "/sys/fs/bpf/xlb/$(lab_if "$node")" ]; then
 			echo "  xlbctl status on $node:"
-			lab_exec "$node" "$bin" status 2>&1 | sed 's/^/    /'
+			lab_exec "$node" "$bin" status -i "$(lab_if "$node")" 2>&1 | sed 's/^/    /'
 		else
 			echo "  $node: xlb not loaded"
 		fi
