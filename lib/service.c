@@ -300,43 +300,46 @@ static void blank_key(yaml_document_t *d, yaml_node_t *map, const char *key,
 	blank(buf, len, k->start_mark.index, end);
 }
 
-static int read_file(const char *path, char **buf, size_t *len,
-		     struct xlb_diag *diag)
+/**
+ * read_file - the config file's bytes
+ * Returns 0, -ENOMEM, or 1 when the file cannot be opened or read or is
+ * not a regular file of acceptable size: the datapath loader then says
+ * what is wrong in its own words (the same as `xlbctl check`).
+ */
+static int read_file(const char *path, char **buf, size_t *len)
 {
+	/* O_NONBLOCK: opening a FIFO must not hang the service loop. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
-	ssize_t r;
 	size_t off = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	ssize_t r;
 
-	if (fd < 0 || fstat(fd, &st)) {
-		e = errno;
-		xlb_y_err(diag, path, NULL, "cannot read the file: %s",
-			  strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
-	if ((size_t)st.st_size > SVC_MAX_FILE) {
-		xlb_y_err(diag, path, NULL, "file is larger than %u bytes",
-			  SVC_MAX_FILE);
+	if (fd < 0)
+		return 1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > SVC_MAX_FILE) {
 		close(fd);
-		return -EFBIG;
+		return 1;
 	}
 	*buf = malloc((size_t)st.st_size + 1);
 	if (!*buf) {
 		close(fd);
 		return -ENOMEM;
 	}
-	while ((r = read(fd, *buf + off, (size_t)st.st_size - off)) > 0)
+	while (off < (size_t)st.st_size) {
+		r = read(fd, *buf + off, (size_t)st.st_size - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(*buf);
+			close(fd);
+			return 1;
+		}
+		if (r == 0)
+			break; /* truncated meanwhile: the next event re-reads */
 		off += (size_t)r;
-	e = r < 0 ? errno : 0;
-	close(fd);
-	if (e) {
-		free(*buf);
-		xlb_y_err(diag, path, NULL, "cannot read the file: %s",
-			  strerror(e));
-		return -e;
 	}
+	close(fd);
 	(*buf)[off] = '\0';
 	*len = off;
 	return 0;
@@ -378,9 +381,21 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 	snprintf(svc->include_file, sizeof(svc->include_file), "%s",
 		 "/run/xlb/bird-vips.conf");
 	memset(cfg, 0, sizeof(*cfg));
-	err = read_file(path, &buf, &len, diag);
-	if (err)
+	err = read_file(path, &buf, &len);
+	if (err < 0)
 		return err;
+	if (err) {
+		err = xlb_config_load(path, cfg, diag);
+		if (!err) {
+			/* Readable now: it changed under us. */
+			xlb_config_free(cfg);
+			xlb_y_err(
+				diag, path, NULL,
+				"the file changed while it was read; save it again");
+			err = -EAGAIN;
+		}
+		return err;
+	}
 	copy = malloc(len + 1);
 	if (!copy || !yaml_parser_initialize(&parser)) {
 		free(buf);

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 
@@ -705,4 +706,33 @@ Test(health_parse, flow_style_mappings)
 	xlb_svc_cfg_free(&svc);
 	xlb_diag_free(&d);
 	unlink(p);
+}
+
+Test(health_parse, fifo_and_missing_files_fail_fast_with_the_loaders_words,
+     .timeout = 10)
+{
+	struct xlb_config cfg;
+	struct xlb_svc_cfg svc;
+	struct xlb_diag d = { 0 }, ref = { 0 };
+	char p[] = "/tmp/xsv-fifo-XXXXXX";
+	struct xlb_config rc;
+
+	cr_assert_not_null(mkdtemp(p));
+	strcat(p, "/x.yaml");
+	cr_assert_eq(mkfifo(p, 0600), 0);
+	/* A FIFO must not block: the same error as the datapath loader. */
+	cr_assert_lt(xlb_svc_load(p, &cfg, &svc, &d), 0);
+	cr_assert_lt(xlb_config_load(p, &rc, &ref), 0);
+	cr_assert_eq(d.n, 1);
+	cr_assert_eq(ref.n, 1);
+	cr_assert_str_eq(d.msgs[0], ref.msgs[0]);
+	xlb_diag_free(&d);
+	xlb_diag_free(&ref);
+	unlink(p);
+	cr_assert_eq(xlb_svc_load(p, &cfg, &svc, &d), -ENOENT);
+	cr_assert_eq(d.n, 1);
+	cr_assert(strstr(d.msgs[0], "cannot open"), "%s", d.msgs[0]);
+	xlb_diag_free(&d);
+	*strrchr(p, '/') = '\0';
+	rmdir(p);
 }
