@@ -756,7 +756,7 @@ static void on_signal(struct xlb_ev *ev, uint32_t events)
 
 	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			xlb_service_reload(s, "SIGHUP");
+			s->reload_why = "SIGHUP";
 			continue;
 		}
 		s->stop = true;
@@ -796,7 +796,7 @@ static void on_debounce(struct xlb_ev *ev, uint32_t events)
 
 	timer_drain(s->deb_fd);
 	s->file_events++;
-	xlb_service_reload(s, "file changed");
+	s->reload_why = "file changed";
 }
 
 static void on_hc_timer(struct xlb_ev *ev, uint32_t events)
@@ -833,9 +833,15 @@ static void on_housekeeping(struct xlb_ev *ev, uint32_t events)
 	struct xlb_service *s =
 		(struct xlb_service *)((char *)ev -
 				       offsetof(struct xlb_service, hk_ev));
-	struct timespec ts;
 
 	timer_drain(s->hk_fd);
+	s->hk_due = true;
+}
+
+static void housekeeping(struct xlb_service *s)
+{
+	struct timespec ts;
+
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	xlb_metrics_expire(s->metrics, (uint64_t)ts.tv_sec * 1000 +
 					       (uint64_t)ts.tv_nsec / 1000000);
@@ -1034,10 +1040,24 @@ int xlb_service_step(struct xlb_service *s, int timeout_ms)
 	struct epoll_event ev[64];
 	int n = epoll_wait(s->epfd, ev, 64, timeout_ms);
 
+	/* Handlers only do their own I/O and set flags: what frees event
+	 * sources (a reload drops checks and metrics clients, housekeeping
+	 * drops idle clients) runs after the batch, so no event of this
+	 * batch can point at freed memory. */
 	for (int i = 0; i < n; i++) {
 		struct xlb_ev *e = ev[i].data.ptr;
 
 		e->fn(e, ev[i].events);
+	}
+	if (s->reload_why && !s->stop) {
+		const char *why = s->reload_why;
+
+		s->reload_why = NULL;
+		xlb_service_reload(s, why);
+	}
+	if (s->hk_due) {
+		s->hk_due = false;
+		housekeeping(s);
 	}
 	/* Only on the timer (or a new set of checks): a check's I/O never
 	 * moves the next deadline earlier, so a tick after every event

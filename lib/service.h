@@ -87,6 +87,8 @@ struct xlb_service {
 	struct xlb_health health;
 	bool dirty; /* health changed: apply the effective config */
 	bool hc_due; /* health timer fired or checks changed: tick */
+	bool hk_due; /* housekeeping timer fired */
+	const char *reload_why; /* a reload is due (after the event batch) */
 	bool attached; /* our program is on the interface */
 	bool stop;
 	int exit_signal;
