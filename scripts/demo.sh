@@ -111,8 +111,9 @@ lab_xlbctl stats -i "$LB_IF"
 
 echo
 if [ $FAILED -eq 0 ]; then
-	echo "demo: every request was answered; the backends got a near-equal share"
-	echo "      (Maglev, equal weights). Took $(($(date +%s) - T0)) s after the build."
+	echo "demo: every request was answered by a backend, directly to the client;"
+	echo "      the counts above show how Maglev spread them (equal weights)."
+	echo "      Took $(($(date +%s) - T0)) s after the build."
 else
 	echo "demo: $FAILED request(s) were NOT answered: see the output above;"
 	echo "      ./scripts/lab.sh status shows the lab, docs/operations.md explains it"

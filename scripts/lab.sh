@@ -176,16 +176,18 @@ lab_vip_route() {
 		a6+=(nexthop via "$(lab_v6 "$lb")" dev "$(lab_rif "$lb")")
 	done
 	if [ ${#lbs[@]} -eq 1 ]; then
-		lab_exec rt ip route replace $LAB_VIP4_NET via "$(lab_v4 "${lbs[0]}")" dev "$(lab_rif "${lbs[0]}")"
-		lab_exec rt ip -6 route replace $LAB_VIP6_NET via "$(lab_v6 "${lbs[0]}")" dev "$(lab_rif "${lbs[0]}")"
+		lab_exec rt ip route replace $LAB_VIP4_NET via "$(lab_v4 "${lbs[0]}")" dev "$(lab_rif "${lbs[0]}")" &&
+			lab_exec rt ip -6 route replace $LAB_VIP6_NET via "$(lab_v6 "${lbs[0]}")" dev "$(lab_rif "${lbs[0]}")" ||
+			lab_die "vip-route: cannot route the VIPs via ${lbs[0]}" || return 1
 	else
-		lab_exec rt ip route replace $LAB_VIP4_NET "${a4[@]}"
 		# IPv6 multipath: delete first, `replace` would append a path
 		lab_exec rt ip -6 route del $LAB_VIP6_NET 2>/dev/null || true
-		lab_exec rt ip -6 route add $LAB_VIP6_NET "${a6[@]}"
+		lab_exec rt ip route replace $LAB_VIP4_NET "${a4[@]}" &&
+			lab_exec rt ip -6 route add $LAB_VIP6_NET "${a6[@]}" ||
+			lab_die "vip-route: cannot set the ECMP routes via ${lbs[*]}" || return 1
 	fi
-	# cached routes/sockets on the router are not involved: the next
-	# packet of every flow takes the new route
+	# the router caches nothing per flow: the next packet of every flow
+	# takes the new route
 }
 
 lab_start_server() {
@@ -209,7 +211,15 @@ lab_wait_servers() {
 	done
 }
 
+# lab_up ARGS: build the lab. Runs as its own process so that `set -e`
+# holds even when the caller tests the result (`lab_up || ...` would
+# silently switch errexit off inside a function); on a failure the partial
+# lab is removed again.
 lab_up() {
+	"$BASH" "$LAB_SRC/scripts/lab.sh" up "$@"
+}
+
+lab__up() {
 	local nlb=1 nbe=4 i node lbs=() bes=() vip
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -374,7 +384,10 @@ lab_main() {
 	local cmd=${1:-}
 	[ $# -gt 0 ] && shift
 	case $cmd in
-	up) lab_up "$@" ;;
+	up)
+		trap 'rc=$?; [ $rc -eq 0 ] || { echo "lab: up failed (exit $rc); removing the partial lab" >&2; lab_down; }' EXIT
+		lab__up "$@"
+		;;
 	down) lab_down ;;
 	status) lab_status ;;
 	exec)
