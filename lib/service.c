@@ -809,17 +809,25 @@ static void on_hc_timer(struct xlb_ev *ev, uint32_t events)
 	s->hc_due = true; /* the tick runs once the round's events are done */
 }
 
-static void check_attached(struct xlb_service *s)
+/* Our program is on the interface (always true without a datapath). */
+static bool probe_attached(struct xlb_service *s)
 {
 	struct xlb_instance in;
 	bool now = false;
 
 	if (s->o.apply)
-		return; /* tests without a datapath */
+		return true;
 	if (xlb_instance_open(s->cfg.interface, &in) == 0) {
 		now = in.attached;
 		xlb_instance_close(&in);
 	}
+	return now;
+}
+
+static void check_attached(struct xlb_service *s)
+{
+	bool now = probe_attached(s);
+
 	if (now == s->attached)
 		return;
 	s->attached = now;
@@ -1019,8 +1027,13 @@ int xlb_service_open(struct xlb_service **out, const struct xlb_service_opts *o)
 		xlb_slog("start", "result", "error", "reason", e, NULL);
 		goto fail;
 	}
-	s->attached = true;
+	/* An adopted instance may have been detached: then announce nothing
+	 * (housekeeping notices when it is attached again). */
+	s->attached = probe_attached(s);
 	s->started = true;
+	if (!s->attached)
+		xlb_slog("datapath_detached", "interface", s->cfg.interface,
+			 NULL);
 	s->last_reload = unix_now();
 	xlb_slog("start", "result", "ok", "file", s->path, "interface",
 		 s->cfg.interface, "changes", summary, NULL);

@@ -160,4 +160,15 @@ RUN_PID=""
 grep -q 'event=stop signal=TERM datapath=kept' "$LOG" || fail "no stop line"
 [ -d "/sys/fs/bpf/xlb/$IF" ] || fail "on_exit: keep removed the datapath"
 out=$(http_tally 10) || fail "traffic after the service stopped: $out"
+
+# ---- start again: the running datapath is adopted, not reloaded from zero ----
+: >"$LOG"
+nsenter --net="/run/netns/$(lab_ns lb1)" "$CTL" run -c "$CFG" >"$LOG" 2>&1 &
+RUN_PID=$!
+wait_log "event=adopt interface=$IF" 10 || fail "the kept datapath was not adopted"
+wait_log 'event=start result=ok .*changes="no changes"' 5 ||
+	fail "adopting an identical datapath changed something"
+kill -TERM "$RUN_PID"
+wait "$RUN_PID" || fail "xlbctl run exited with $? on SIGTERM"
+RUN_PID=""
 echo "PASS"
