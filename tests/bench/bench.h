@@ -184,12 +184,12 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size);
 void bxlb_close(struct bxlb *x);
 /* Backend slot @id at @addr (IPv4, host order), live, generation 1. */
 int bxlb_backend(struct bxlb *x, uint32_t id, uint32_t addr);
-/* A VIP: @key, id @vip_id, @encap XLB_ENCAP_*; its address gets
- * @addr_flags. The ring maps Maglev positions 0..n-1 of @table (values
+/* A VIP: @key, id @vip_id, @encap XLB_ENCAP_*, @vip_flags XLB_VIP_F_*;
+ * its address gets @addr_flags. The ring maps Maglev positions 0..n-1 of @table (values
  * local indexes) to @ids. */
 int bxlb_vip(struct bxlb *x, const struct xlb_vip_key *key, uint32_t vip_id,
-	     uint8_t encap, uint32_t addr_flags, const uint32_t *table,
-	     const uint32_t *ids);
+	     uint8_t encap, uint32_t vip_flags, uint32_t addr_flags,
+	     const uint32_t *table, const uint32_t *ids);
 /* Swap in a new ring for @vip_id (as a reload does). */
 int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
 	      const uint32_t *ids);

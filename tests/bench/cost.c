@@ -29,6 +29,7 @@
 #define VIP_A 0x0a000001U /* 10.0.0.1: TCP :80 and UDP :53 */
 #define VIP_W 0x0a000002U /* 10.0.0.2: TCP, every port */
 #define VIP_G 0x0a000003U /* 10.0.0.3: TCP :80, GUE */
+#define VIP_N 0x0a000004U /* 10.0.0.4: TCP :80, no connection table */
 #define VIP_MULTI 0x0a010001U /* 10.1.0.1 + v: the 512-VIP variants */
 #define NON_VIP 0x0a090909U /* 10.9.9.9 */
 #define CLIENT 0xac100000U /* 172.16.0.0/12: established clients */
@@ -276,7 +277,7 @@ static struct bench_path *measure(struct bench_results *r, struct bxlb *x,
 			     sizeof(err)))
 			goto fail;
 		take(x, p, &b);
-		if (x &&
+		if (x && !bopt.no_check &&
 		    verify(p, &a, &b, bopt.calls, bp->note, sizeof(bp->note))) {
 			snprintf(err, sizeof(err), "wrong path: %s", bp->note);
 			goto fail;
@@ -332,27 +333,32 @@ static int setup(struct bxlb *x, uint32_t nbe, uint32_t nvips, bool extras,
 		for (uint32_t j = 0; j < nbe; j++)
 			ids[j] = (v * nbe + j) % XLB_MAX_BACKENDS;
 		xkey4(&k, nvips == 1 ? VIP_A : VIP_MULTI + v, 80, IPPROTO_TCP);
-		err = bxlb_vip(x, &k, v, XLB_ENCAP_IPIP, XLB_ADDR_F_ICMP_ECHO,
-			       table, ids);
+		err = bxlb_vip(x, &k, v, XLB_ENCAP_IPIP, 0,
+			       XLB_ADDR_F_ICMP_ECHO, table, ids);
 	}
 	for (uint32_t j = 0; j < nbe; j++)
 		ids[j] = j;
 	if (extras && !err) {
 		xkey4(&k, VIP_A, 53, IPPROTO_UDP);
-		err = bxlb_vip(x, &k, 1, XLB_ENCAP_IPIP, XLB_ADDR_F_ICMP_ECHO,
-			       table, ids);
+		err = bxlb_vip(x, &k, 1, XLB_ENCAP_IPIP, 0,
+			       XLB_ADDR_F_ICMP_ECHO, table, ids);
 	}
 	if (extras && !err) {
 		xkey6(&k, vip6, 80, IPPROTO_TCP);
-		err = bxlb_vip(x, &k, 2, XLB_ENCAP_IPIP, 0, table, ids);
+		err = bxlb_vip(x, &k, 2, XLB_ENCAP_IPIP, 0, 0, table, ids);
 	}
 	if (extras && !err) {
 		xkey4(&k, VIP_W, 0, IPPROTO_TCP);
-		err = bxlb_vip(x, &k, 3, XLB_ENCAP_IPIP, 0, table, ids);
+		err = bxlb_vip(x, &k, 3, XLB_ENCAP_IPIP, 0, 0, table, ids);
+	}
+	if (extras && !err) {
+		xkey4(&k, VIP_N, 80, IPPROTO_TCP);
+		err = bxlb_vip(x, &k, 5, XLB_ENCAP_IPIP, XLB_VIP_F_NO_CONNTRACK,
+			       0, table, ids);
 	}
 	if (extras && !err) {
 		xkey4(&k, VIP_G, 80, IPPROTO_TCP);
-		err = bxlb_vip(x, &k, 4, XLB_ENCAP_GUE, 0, table, ids);
+		err = bxlb_vip(x, &k, 4, XLB_ENCAP_GUE, 0, 0, table, ids);
 	}
 	free(table);
 out:
@@ -462,9 +468,10 @@ static int base_paths(struct bench_results *r)
 	    !want("v4-udp-established") && !want("v6-tcp-established") &&
 	    !want("v4-tcp-wildcard-port-established") &&
 	    !want("v4-tcp-gue-established") && !want("v4-icmp-error-fwd") &&
-	    !want("v4-icmp-echo") && !want("v4-non-vip-pass"))
+	    !want("v4-tcp-no-conntrack") && !want("v4-icmp-echo") &&
+	    !want("v4-non-vip-pass"))
 		return 0;
-	say("base set: 5 VIPs, 100 backends, %u conntrack flows\n", ct);
+	say("base set: 6 VIPs, 100 backends, %u conntrack flows\n", ct);
 	err = setup(&x, 100, 1, true, ct);
 	if (err)
 		return err;
@@ -529,6 +536,12 @@ static int base_paths(struct bench_results *r)
 		if (!(err = warm(x.prog_fd, &p)))
 			measure(r, &x, x.prog_fd, "v4-tcp-gue-established", &p,
 				0);
+		pool_free(&p);
+	}
+	if (!err && !(err = pool_est4(&p, IPPROTO_TCP, VIP_N, 1, 80, false))) {
+		p.vip_id = 5;
+		p.check = CHK_NONE;
+		measure(r, &x, x.prog_fd, "v4-tcp-no-conntrack", &p, 0);
 		pool_free(&p);
 	}
 	/* ICMP errors about the established flows of est */

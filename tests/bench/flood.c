@@ -125,7 +125,7 @@ static int one_case(bool change, struct bench_flood_case *c)
 	}
 	xkey4(&vk, VIP, 80, IPPROTO_TCP);
 	if (!err && t0 && t1)
-		err = bxlb_vip(&x, &vk, 0, XLB_ENCAP_IPIP, 0, t0, ids);
+		err = bxlb_vip(&x, &vk, 0, XLB_ENCAP_IPIP, 0, 0, t0, ids);
 	if (err || !t0 || !t1) {
 		err = err ? err : -ENOMEM;
 		goto out;

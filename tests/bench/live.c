@@ -216,7 +216,7 @@ int bench_live(struct bench_results *r)
 	}
 	xkey4(&k, 0x0a000001U, 80, IPPROTO_TCP);
 	if (!err && table)
-		err = bxlb_vip(&x, &k, 0, XLB_ENCAP_IPIP, 0, table, ids);
+		err = bxlb_vip(&x, &k, 0, XLB_ENCAP_IPIP, 0, 0, table, ids);
 	if (err || !table) {
 		snprintf(l->err, sizeof(l->err), "cannot load xlb");
 		err = err ? err : -ENOMEM;

@@ -204,11 +204,12 @@ out:
 }
 
 int bxlb_vip(struct bxlb *x, const struct xlb_vip_key *key, uint32_t vip_id,
-	     uint8_t encap, uint32_t addr_flags, const uint32_t *table,
-	     const uint32_t *ids)
+	     uint8_t encap, uint32_t vip_flags, uint32_t addr_flags,
+	     const uint32_t *table, const uint32_t *ids)
 {
 	struct xlb_vip v = {
 		.vip_id = vip_id,
+		.flags = vip_flags,
 		.encap = encap,
 		.gue_port = htons(XLB_GUE_PORT_DEFAULT),
 	};
