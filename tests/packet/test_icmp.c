@@ -142,6 +142,71 @@ Test(icmp, echo_odd_length_v6)
 	echo_case(6, 0, 33);
 }
 
+/* A request with a bad checksum is not a request (RFC 1122 3.2.2): no
+ * reply, which would carry a bad checksum too. @where: byte to corrupt,
+ * from the L3 header (the IPv4 header checksum or the ICMP payload). */
+static void echo_bad_csum_case(int family, size_t where)
+{
+	struct pkt_simple s;
+	struct pkt in;
+
+	scene(family, family, 0, XLB_ADDR_F_ICMP_ECHO);
+	base(&s, family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, 0);
+	s.payload = 56;
+	pkt_simple(&in, &s);
+	in.data[14 + where] ^= 0x01;
+	bpfrun_expect_verdict(&r, "echo request with a bad checksum", in.data,
+			      in.len, XDP_DROP, XLB_CNT_DROP_MALFORMED_L4);
+}
+
+Test(icmp, echo_bad_icmp_checksum_v4)
+{
+	echo_bad_csum_case(4, 20 + 8 + 5);
+}
+
+Test(icmp, echo_bad_icmp_checksum_v6)
+{
+	echo_bad_csum_case(6, 40 + 8 + 5);
+}
+
+Test(icmp, echo_bad_ip_header_checksum_v4)
+{
+	echo_bad_csum_case(4, 10);
+}
+
+/* A payload cut short with the IP length fixed: the checksum no longer
+ * covers what is there. */
+static void echo_cut_case(int family)
+{
+	struct pkt_simple s;
+	struct pkt in;
+
+	scene(family, family, 0, XLB_ADDR_F_ICMP_ECHO);
+	base(&s, family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, 0);
+	s.payload = 56;
+	pkt_simple(&in, &s);
+	in.len -= 3;
+	if (family == 4) {
+		pkt_put16(in.data + 14 + 2, (uint16_t)(in.len - 14));
+		pkt_put16(in.data + 14 + 10, 0);
+		pkt_put16(in.data + 14 + 10, pkt_ip4_csum(in.data + 14, 20));
+	} else {
+		pkt_put16(in.data + 14 + 4, (uint16_t)(in.len - 14 - 40));
+	}
+	bpfrun_expect_verdict(&r, "echo request cut short", in.data, in.len,
+			      XDP_DROP, XLB_CNT_DROP_MALFORMED_L4);
+}
+
+Test(icmp, echo_cut_short_v4)
+{
+	echo_cut_case(4);
+}
+
+Test(icmp, echo_cut_short_v6)
+{
+	echo_cut_case(6);
+}
+
 static void echo_off_case(int family)
 {
 	struct pkt_simple s;
@@ -528,6 +593,57 @@ Test(icmp, error_truncated_header_v4)
 Test(icmp, error_truncated_header_v6)
 {
 	short_icmp_case(6);
+}
+
+/**
+ * error_in_padding_case - an ICMP error about a known flow whose IP length
+ * is cut at every byte of the ICMP header, the quoted IP header and its
+ * ports, while the frame keeps every byte (as Ethernet padding would): the
+ * datapath must go by the IP length. ICMP header cut: malformed L4; quote
+ * cut: no flow to match. Never sent.
+ */
+static void error_in_padding_case(int family)
+{
+	size_t l3 = 14, l4 = l3 + (family == 4 ? 20 : 40);
+	size_t quote_end = l4 + 8 + (family == 4 ? 20 : 40) + 4;
+	struct pkt err;
+	size_t end;
+
+	scene(family, family, 0, 0);
+	icmp_error(&err, family == 4 ? 3 : 1, family == 4 ? 1 : 3, 0,
+		   IPPROTO_TCP, 80, 40001, 8);
+	for (end = l4; end < quote_end; end++) {
+		uint8_t buf[PKT_MAX];
+		char msg[128];
+
+		memcpy(buf, err.data, err.len);
+		if (family == 4) {
+			pkt_put16(buf + l3 + 2, (uint16_t)(end - l3));
+			pkt_put16(buf + l3 + 10, 0);
+			pkt_put16(buf + l3 + 10, pkt_ip4_csum(buf + l3, 20));
+		} else if (end == l4) {
+			continue; /* IPv6 payload length 0: not ICMP at all */
+		} else {
+			pkt_put16(buf + l3 + 4, (uint16_t)(end - l4));
+		}
+		snprintf(msg, sizeof(msg),
+			 "ICMP error with IP length ending at byte %zu of %zu",
+			 end, err.len);
+		bpfrun_expect_verdict(&r, msg, buf, err.len, XDP_DROP,
+				      end < l4 + 8 ?
+					      XLB_CNT_DROP_MALFORMED_L4 :
+					      XLB_CNT_DROP_ICMP_UNMATCHED);
+	}
+}
+
+Test(icmp, error_cut_in_padding_v4)
+{
+	error_in_padding_case(4);
+}
+
+Test(icmp, error_cut_in_padding_v6)
+{
+	error_in_padding_case(6);
 }
 
 /* ---- MTU ------------------------------------------------------------------ */

@@ -665,10 +665,12 @@ static void want_for(const struct bounds *b, size_t len, bool fixed,
 
 /**
  * truncate_all - cut @p at every length from 14 (the least the kernel
- * runs) to just before the end of its L4 header, with and without the IP
- * length fixed up; each must be passed or dropped with its counter, never
- * sent. Past the L4 header a length-fixed frame is a valid short packet
- * and must be forwarded.
+ * runs) to just before the end of its L4 header: the frame cut with the IP
+ * length as it was, cut with the IP length fixed up, and whole with only
+ * the IP length cut (the rest is Ethernet padding: the headers must be
+ * checked against the IP length, not the frame). Each must be passed or
+ * dropped with its counter, never sent. Past the L4 header a length-fixed
+ * frame is a valid short packet and must be forwarded.
  */
 static void truncate_all(const char *what, const struct pkt *p, int full_action,
 			 unsigned int full_counter)
@@ -676,16 +678,19 @@ static void truncate_all(const char *what, const struct pkt *p, int full_action,
 	uint8_t buf[PKT_MAX], out[PKT_MAX];
 	struct bounds b;
 	size_t len, n;
-	int fixed;
+	int mode; /* 0 cut, 1 cut + length fixed, 2 length cut, padded */
 
 	bounds_of(p, &b);
-	for (fixed = 0; fixed < 2; fixed++) {
-		for (len = 14; len < b.l4_end; len++) {
+	for (mode = 0; mode < 3; mode++) {
+		bool fixed = mode > 0;
+
+		for (len = mode == 2 ? b.l3_fixed : 14; len < b.l4_end; len++) {
+			size_t flen = mode == 2 ? p->len : len;
 			unsigned int counter;
 			char msg[160];
 			int action;
 
-			memcpy(buf, p->data, len);
+			memcpy(buf, p->data, flen);
 			if (fixed && b.family == 4 && len >= b.l3 + 4) {
 				pkt_put16(buf + b.l3 + 2,
 					  (uint16_t)(len - b.l3));
@@ -702,8 +707,11 @@ static void truncate_all(const char *what, const struct pkt *p, int full_action,
 			want_for(&b, len, fixed, &action, &counter);
 			snprintf(msg, sizeof(msg),
 				 "%s cut to %zu of %zu bytes%s", what, len,
-				 p->len, fixed ? " (IP length fixed)" : "");
-			bpfrun_expect_verdict(&r, msg, buf, len, action,
+				 p->len,
+				 mode == 0 ? "" :
+				 mode == 1 ? " (IP length fixed)" :
+					     " (IP length cut, frame padded)");
+			bpfrun_expect_verdict(&r, msg, buf, flen, action,
 					      counter);
 		}
 	}
