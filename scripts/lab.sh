@@ -121,6 +121,11 @@ lab_sysctl() { # lab_sysctl NODE key=value...
 	done
 }
 
+# lab_alive PID: the process runs (exists and is not a zombie).
+lab_alive() {
+	[ -e "/proc/$1" ] && ! grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
 lab_die() {
 	echo "lab: $*" >&2
 	return 1
@@ -193,7 +198,8 @@ lab_vip_route() {
 lab_start_server() {
 	local node=$1 ready=$LAB_RUN/$1.ready
 	rm -f "$ready"
-	lab_exec "$node" setsid "$LAB_PY" "$LAB_SERVER" serve --name "$node" \
+	# nsenter and setsid exec (no fork): $! is the server's own pid
+	nsenter --net="/run/netns/$(lab_ns "$node")" setsid "$LAB_PY" "$LAB_SERVER" serve --name "$node" \
 		--http $LAB_HTTP_PORT --stream $LAB_STREAM_PORT --udp $LAB_UDP_PORT \
 		--ready "$ready" >"$LAB_RUN/$node.log" 2>&1 </dev/null &
 	echo $! >"$LAB_RUN/$node.pid"
@@ -359,7 +365,7 @@ lab_status() {
 	for node in "${nodes[@]}"; do
 		[[ $node == be* ]] || continue
 		pid=$(cat "$LAB_RUN/$node.pid" 2>/dev/null || true)
-		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		if [ -n "$pid" ] && lab_alive "$pid"; then
 			echo "    $node: running (pid $pid)"
 		else
 			echo "    $node: NOT running"

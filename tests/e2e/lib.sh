@@ -408,8 +408,10 @@ EOF
 	lab_down
 	lab_down
 	t_check "down twice: no namespace left" [ -z "$(lab_nodes)" ]
+	sleep 0.2
 	for pid in $pids; do
-		kill -0 "$pid" 2>/dev/null && alive+=" $pid"
+		# gone, or a zombie (not every init reaps orphans at once)
+		lab_alive "$pid" && alive+=" $pid"
 	done
 	t_check "down: the servers ($(echo $pids)) are gone${alive:+, alive:$alive}" [ -z "$alive" ]
 	t_check "down: no run directory left" [ ! -e "$LAB_RUN" ]
