@@ -198,10 +198,11 @@ lab_vip_route() {
 lab_start_server() {
 	local node=$1 ready=$LAB_RUN/$1.ready
 	rm -f "$ready"
-	# nsenter and setsid exec (no fork): $! is the server's own pid
+	# nsenter and setsid exec (no fork): $! is the server's own pid; fd 9
+	# (the e2e tests' lock) stays behind
 	nsenter --net="/run/netns/$(lab_ns "$node")" setsid "$LAB_PY" "$LAB_SERVER" serve --name "$node" \
 		--http $LAB_HTTP_PORT --stream $LAB_STREAM_PORT --udp $LAB_UDP_PORT \
-		--ready "$ready" >"$LAB_RUN/$node.log" 2>&1 </dev/null &
+		--ready "$ready" >"$LAB_RUN/$node.log" 2>&1 </dev/null 9>&- &
 	echo $! >"$LAB_RUN/$node.pid"
 }
 
