@@ -1041,6 +1041,19 @@ static int apply_writes(const struct xlb_instance *in,
 			TRY(be_batch_add(bb, s, &b), "out of memory%s\n", "");
 		}
 	}
+	/* A slot used before gets its new contents with no flags first, and
+	 * its flags in a second write: a late reader whose copy tears across
+	 * either write sees flags 0 or a consistent entry. */
+	for (__u32 i = 0; i < bb->n; i++) {
+		struct xlb_backend pre = bb->vals[i];
+		__u32 s = bb->keys[i];
+
+		if (!st->be[s].gen || (st->be[s].flags & XLB_BE_F_IN_USE))
+			continue;
+		pre.flags = 0;
+		TRY(bpf_map_update_elem(in->backends_fd, &s, &pre, 0),
+		    "cannot write backend slot %u: %s\n", s, strerror(-err));
+	}
 	TRY(be_batch_flush(in->backends_fd, bb),
 	    "cannot write backend slots: %s\n", strerror(-err));
 	/* 2. Rings: one update each, atomic for the datapath. */
@@ -1147,8 +1160,13 @@ static int apply_writes(const struct xlb_instance *in,
 			__u32 s;
 
 			if (bd->kind == XLB_REMOVED) {
+				/* Only flags and generation change: a reader
+				 * whose copy tears across this write still
+				 * sees the removed backend's own address,
+				 * never a mix or zeros. */
 				s = st->slot[vd->old_idx][bd->old_idx];
-				memset(&b, 0, sizeof(b));
+				b = st->be[s];
+				b.flags = 0;
 				b.gen = next_gen(st->be[s].gen);
 			} else if (bd->kind == XLB_CHANGED &&
 				   w->vips[vd->new_idx]

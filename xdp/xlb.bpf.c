@@ -37,18 +37,23 @@ static __always_inline int verdict(__u32 reason, int action)
  * @insert: remember the choice on a miss (not for a bare TCP SYN: a SYN
  *          flood must not evict established flows; the handshake's ACK
  *          inserts, and until then Maglev gives the same answer)
+ * @be:     out: a copy of the backend slot, taken once: the control plane
+ *          rewrites slots with plain map updates, so every decision and
+ *          the encapsulation must come from one read
  *
  * A remembered backend is used only while its slot is live and of the
  * same generation; otherwise the flow is re-hashed (and re-remembered).
- * Returns the backend and its id in @id, or NULL if the VIP has none.
+ * Returns 0 and the backend's id in @id, or -1 if the VIP has none.
  */
-static __always_inline struct xlb_backend *
-pick_backend(const struct xlb_flow_key *f, const struct xlb_vip *vip,
-	     struct xlb_vip_stats *vs, __u32 hash, int insert, __u32 *id)
+static __always_inline int pick_backend(const struct xlb_flow_key *f,
+					const struct xlb_vip *vip,
+					struct xlb_vip_stats *vs, __u32 hash,
+					int insert, __u32 *id,
+					struct xlb_backend *be)
 {
 	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
+	struct xlb_backend *slot_be;
 	struct xlb_ct *ct = NULL;
-	struct xlb_backend *be;
 	__u32 slot, *idp;
 	void *ring;
 
@@ -56,11 +61,14 @@ pick_backend(const struct xlb_flow_key *f, const struct xlb_vip *vip,
 		ct = bpf_map_lookup_elem(&xlb_conntrack, f);
 		if (ct) {
 			*id = ct->backend_id;
-			be = bpf_map_lookup_elem(&xlb_backends, id);
-			if (be && (be->flags & XLB_BE_F_LIVE) &&
-			    be->gen == ct->gen) {
-				vs->ct_hits++;
-				return be;
+			slot_be = bpf_map_lookup_elem(&xlb_backends, id);
+			if (slot_be) {
+				*be = *slot_be;
+				if ((be->flags & XLB_BE_F_LIVE) &&
+				    be->gen == ct->gen) {
+					vs->ct_hits++;
+					return 0;
+				}
 			}
 		}
 		vs->ct_misses++;
@@ -68,15 +76,18 @@ pick_backend(const struct xlb_flow_key *f, const struct xlb_vip *vip,
 
 	ring = bpf_map_lookup_elem(&xlb_rings, &vip->vip_id);
 	if (!ring)
-		return NULL;
+		return -1;
 	slot = hash % ring_size;
 	idp = bpf_map_lookup_elem(ring, &slot);
 	if (!idp)
-		return NULL;
+		return -1;
 	*id = *idp;
-	be = bpf_map_lookup_elem(&xlb_backends, id);
-	if (!be || !(be->flags & XLB_BE_F_IN_USE))
-		return NULL;
+	slot_be = bpf_map_lookup_elem(&xlb_backends, id);
+	if (!slot_be)
+		return -1;
+	*be = *slot_be;
+	if (!(be->flags & XLB_BE_F_IN_USE))
+		return -1;
 
 	if (use_ct && insert) {
 		if (ct) {
@@ -90,7 +101,7 @@ pick_backend(const struct xlb_flow_key *f, const struct xlb_vip *vip,
 		}
 		vs->new_flows++;
 	}
-	return be;
+	return 0;
 }
 
 /**
@@ -107,7 +118,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 	__u32 vip_id = vip->vip_id, be_id, olen, zero = 0;
 	struct xlb_vip_stats *vs;
 	struct xlb_be_stats *bs;
-	struct xlb_backend *be;
+	struct xlb_backend be;
 	struct xlb_cfg *cfg;
 	__u64 bytes;
 	int gue;
@@ -116,12 +127,11 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 	cfg = bpf_map_lookup_elem(&xlb_cfg, &zero);
 	if (!vs || !cfg)
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
-	be = pick_backend(f, vip, vs, hash, insert, &be_id);
-	if (!be)
+	if (pick_backend(f, vip, vs, hash, insert, &be_id, &be))
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
 
-	gue = vip->encap == XLB_ENCAP_GUE || (be->flags & XLB_BE_F_GUE);
-	olen = encap_overhead(be->family, gue);
+	gue = vip->encap == XLB_ENCAP_GUE || (be.flags & XLB_BE_F_GUE);
+	olen = encap_overhead(be.family, gue);
 	if (cfg->mtu && p->ip_len + olen > cfg->mtu) {
 		/* never an ICMP error about an ICMP error (RFC 1122 3.2.2,
 		 * RFC 4443 2.4(e)) */
@@ -147,7 +157,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 		bs->packets++;
 		bs->bytes += bytes;
 	}
-	if (encap(ctx, p, cfg, be, hash, gue,
+	if (encap(ctx, p, cfg, &be, hash, gue,
 		  vip->encap == XLB_ENCAP_GUE ?
 			  vip->gue_port :
 			  bpf_htons(XLB_GUE_PORT_DEFAULT)))
