@@ -809,6 +809,18 @@ static int hc_finish(const char *name, yaml_node_t *at,
 	return errs;
 }
 
+/* A UDP service rarely listens on TCP: the tcp default would take every
+ * backend out. Make the operator say what to check. */
+static int udp_needs_type(const char *name, yaml_node_t *at,
+			  const struct xlb_vip_cfg *v, struct xlb_diag *diag)
+{
+	xlb_y_err(
+		diag, name, at,
+		"health_check of UDP VIP '%s' needs a type: udp (with send:/expect: the service answers), or tcp/http on a port the backends serve over TCP",
+		v->name);
+	return 1;
+}
+
 /* The items of a sequence, or the values of a mapping, in order. */
 static size_t y_items(yaml_document_t *d, yaml_node_t *n, yaml_node_t **out,
 		      size_t max)
@@ -860,6 +872,9 @@ int xlb_hc_parse(yaml_document_t *d, const char *name,
 			vhc = xlb_y_get(d, vn[i], "health_check", &vkey);
 			be = xlb_y_get(d, vn[i], "backends", NULL);
 		}
+		if (vhc && v->proto == IPPROTO_UDP &&
+		    !xlb_y_get(d, vhc, "type", NULL))
+			errs += udp_needs_type(name, vkey, v, diag);
 		if (vhc) {
 			/* A block without type: means tcp. */
 			base.type = XLB_HC_TCP;
@@ -892,6 +907,9 @@ int xlb_hc_parse(yaml_document_t *d, const char *name,
 			}
 			if (c->type == XLB_HC_NONE)
 				c->type = XLB_HC_TCP;
+			if (!vhc && v->proto == IPPROTO_UDP &&
+			    !xlb_y_get(d, bhc, "type", NULL))
+				errs += udp_needs_type(name, bkey, v, diag);
 			errs += hc_block(d, name, bhc, c, diag);
 			errs += hc_finish(name, bkey, v, c, diag);
 		}

@@ -652,6 +652,33 @@ Test(health_parse, errors_name_file_line_and_column)
 	unlink(p);
 }
 
+Test(health_parse, udp_vip_needs_an_explicit_type)
+{
+	struct xlb_config cfg;
+	struct xlb_svc_cfg svc;
+	struct xlb_diag d = { 0 };
+	char *p = write_tmp("interface: lo\n"
+			    "vips:\n"
+			    "  - name: dns\n"
+			    "    address: 10.0.0.10\n"
+			    "    port: 53\n"
+			    "    protocol: udp\n"
+			    "    health_check: {interval_ms: 500}\n"
+			    "    backends:\n"
+			    "      - address: 10.1.0.1\n"
+			    "        health_check: {port: 5353}\n");
+	char at[96];
+
+	cr_assert_eq(xlb_svc_load(p, &cfg, &svc, &d), -EINVAL);
+	snprintf(at, sizeof(at),
+		 "%s:7:5: error: health_check of UDP VIP 'dns' needs a type",
+		 p);
+	cr_assert(has_msg(&d, at), "at the VIP's block");
+	cr_assert_eq(d.n, 1, "the backend inherits: one message");
+	xlb_diag_free(&d);
+	unlink(p);
+}
+
 Test(health_parse, datapath_errors_keep_their_positions)
 {
 	struct xlb_config cfg;
