@@ -10,9 +10,10 @@
 # Checked for every packet: XDP_TX, IPIP to a backend present in the
 # version in force before or after the reload running (no half-written
 # table); a flow changes backend only if its backend was removed; global
-# counters never go backwards. After every completed reload the maps hold
-# exactly the file (backends in use, their states, every ring slot an
-# active backend): the next reload converges even after a SIGKILL.
+# counters and the VIP's never go backwards. After every completed reload
+# the maps hold exactly the file (backends in use, their states, every
+# ring slot an active backend): the next reload converges even after a
+# SIGKILL.
 set -euo pipefail
 
 B=${XLB_BUILD:?set XLB_BUILD to the build directory}
@@ -225,13 +226,13 @@ static int map_fd(const char *name)
 	return bpf_obj_get(p);
 }
 
-static uint64_t last_cnt[XLB_CNT_MAX];
+static uint64_t last_cnt[XLB_CNT_MAX], last_vip[5];
 
 /* Counters never go backwards (the pinned map re-opened each time: a
  * reload that replaced it would show as a reset). */
 static void check_counters(int ncpu)
 {
-	uint64_t v[256];
+	uint64_t v[5 * 256];
 	uint32_t k;
 	int fd = map_fd("xlb_stats"), c;
 
@@ -253,6 +254,29 @@ static void check_counters(int ncpu)
 			    (unsigned long long)last_cnt[k],
 			    (unsigned long long)sum);
 		last_cnt[k] = sum;
+	}
+	close(fd);
+	/* the VIP is never removed: its counters only grow too */
+	fd = map_fd("xlb_vip_stats");
+	if (fd < 0) {
+		ERR("cannot open pinned xlb_vip_stats: %s\n", strerror(errno));
+		return;
+	}
+	k = 0;
+	if (bpf_map_lookup_elem(fd, &k, v)) {
+		ERR("reading xlb_vip_stats[0]: %s\n", strerror(errno));
+	} else {
+		for (int f = 0; f < 5; f++) {
+			uint64_t sum = 0;
+
+			for (c = 0; c < ncpu; c++)
+				sum += v[c * 5 + f];
+			if (sum < last_vip[f])
+				ERR("VIP counter %d went backwards: %llu -> "
+				    "%llu\n", f, (unsigned long long)last_vip[f],
+				    (unsigned long long)sum);
+			last_vip[f] = sum;
+		}
 	}
 	close(fd);
 }
