@@ -1261,12 +1261,17 @@ int xlb_service_metrics(void *ctx, FILE *f)
 	int err = 0;
 
 	if (!s->o.apply) {
+		/* Without the maps (unloaded by hand, say) the service's own
+		 * metrics are what is left to see: serve them anyway. */
 		err = datapath_metrics(s, f);
 		if (err) {
-			snprintf(a, sizeof(a), "%s", strerror(-err));
-			xlb_slog("metrics_error", "reason", a, NULL);
-			return err;
+			snprintf(a, sizeof(a), "cannot read the datapath: %s",
+				 strerror(-err));
+			if (strcmp(a, s->metrics_err))
+				xlb_slog("metrics_error", "reason", a, NULL);
 		}
+		snprintf(s->metrics_err, sizeof(s->metrics_err), "%s",
+			 err ? a : "");
 	}
 	prom_head(f, "xlb_backend_healthy", "gauge",
 		  "1 if the backend passes its health checks (or has none).");

@@ -97,6 +97,7 @@ struct xlb_service {
 	char bgp_err[600]; /* last BGP problem logged ("" = none) */
 	char apply_err[64]; /* last health-apply error logged */
 	char apply_ms[24]; /* duration of the last apply, for the logs */
+	char metrics_err[64]; /* last datapath-read error logged */
 	/* Counters for the metrics endpoint. */
 	uint64_t reloads_ok, reloads_err, applies_ok, applies_err;
 	double last_reload; /* unix time of the last successful reload */

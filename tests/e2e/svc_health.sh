@@ -168,6 +168,13 @@ RUN_PID=$!
 wait_log "event=adopt interface=$IF" 10 || fail "the kept datapath was not adopted"
 wait_log 'event=start result=ok .*changes="no changes"' 5 ||
 	fail "adopting an identical datapath changed something"
+# Someone unloads it by hand: noticed, and the metrics page still serves
+# the service's own metrics.
+lab_xlbctl unload -i "$IF" >/dev/null || fail "xlbctl unload"
+wait_log "event=datapath_detached interface=$IF" 3 || fail "the unload was not noticed"
+m=$(lab_exec lb1 curl -sf http://127.0.0.1:9100/metrics) || fail "metrics failed without a datapath"
+echo "$m" | grep -qx 'xlb_datapath_attached 0' || fail "metrics do not show the datapath gone"
+echo "$m" | grep -q '^xlb_backend_healthy{' || fail "service metrics missing without a datapath"
 kill -TERM "$RUN_PID"
 wait "$RUN_PID" || fail "xlbctl run exited with $? on SIGTERM"
 RUN_PID=""
