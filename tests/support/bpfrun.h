@@ -29,7 +29,7 @@ struct bpfrun {
 };
 
 /* Load xlb.bpf.o with @ring_size slots per ring (a prime). Fails the test
- * with the reason (and the remedy: root, bpffs, build) if it cannot. */
+ * with the reason (and the remedy: root, rebuild) if it cannot. */
 void bpfrun_open(struct bpfrun *r, uint32_t ring_size);
 /* Destroy the skeleton (maps, program, inner ring maps go with it). */
 void bpfrun_close(struct bpfrun *r);
