@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -138,38 +139,51 @@ static uint64_t mono_ms(void)
 }
 
 /**
- * bird_reply - read lines until BIRD's final one ("NNNN text")
- * Continuation lines are "NNNN-text" or " text". Returns the final code,
- * or -errno; the text of the last coded line is left in @msg.
+ * take_final - consume the complete lines in @buf up to BIRD's final one
+ * ("NNNN text"; continuation lines are "NNNN-text" or " text")
+ * Returns the final code, or -1 if more bytes are needed; the text of the
+ * last coded line is left in @msg.
  */
+static int take_final(char *buf, size_t *have, size_t cap, char *msg,
+		      size_t len)
+{
+	char *nl;
+
+	while ((nl = memchr(buf, '\n', *have))) {
+		size_t ll = (size_t)(nl - buf);
+		bool final = false;
+		int code = -1;
+
+		*nl = '\0';
+		if (ll >= 5 && buf[0] >= '0' && buf[0] <= '9') {
+			code = atoi(buf);
+			final = buf[4] == ' ';
+			snprintf(msg, len, "%s", buf + 5);
+		}
+		memmove(buf, nl + 1, *have - ll - 1);
+		*have -= ll + 1;
+		if (final)
+			return code;
+	}
+	if (*have == cap)
+		*have = 0; /* a line this long is not BIRD's: skip it */
+	return -1;
+}
+
+/* Read until BIRD's final line; returns its code or -errno. */
 static int bird_reply(int fd, uint64_t deadline, char *msg, size_t len)
 {
 	char buf[4096];
 	size_t have = 0;
 
 	for (;;) {
-		char *nl;
-
-		while ((nl = memchr(buf, '\n', have))) {
-			size_t ll = (size_t)(nl - buf);
-			int code = -1;
-
-			*nl = '\0';
-			if (ll >= 5 && buf[0] >= '0' && buf[0] <= '9') {
-				code = atoi(buf);
-				snprintf(msg, len, "%s", buf + 5);
-			}
-			if (code >= 0 && buf[4] == ' ')
-				return code;
-			memmove(buf, nl + 1, have - ll - 1);
-			have -= ll + 1;
-		}
-		if (have == sizeof(buf))
-			have = 0; /* a line this long is not BIRD's: skip it */
+		int code = take_final(buf, &have, sizeof(buf), msg, len);
 		uint64_t now = mono_ms();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
 
+		if (code >= 0)
+			return code;
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		r = poll(&p, 1, (int)(deadline - now));
@@ -184,6 +198,14 @@ static int bird_reply(int fd, uint64_t deadline, char *msg, size_t len)
 			return r ? -errno : -ECONNRESET;
 		have += (size_t)r;
 	}
+}
+
+/* 0003 Reconfigured, 0004 in progress, 0005 queued: taken. 8xxx and
+ * 9xxx are errors (a syntax error in BIRD's config: fix it, then the
+ * next retry succeeds). */
+static bool configure_taken(int code)
+{
+	return code >= 3 && code <= 5;
 }
 
 int xlb_bird_configure(const char *sock, int timeout_ms, char *msg, size_t len)
@@ -229,17 +251,150 @@ int xlb_bird_configure(const char *sock, int timeout_ms, char *msg, size_t len)
 				 strerror(-code));
 		return code;
 	}
-	/* 0003 Reconfigured, 0004 in progress, 0005 queued: taken. 8xxx and
-	 * 9xxx are errors (a syntax error in BIRD's config: fix and HUP). */
-	if (code >= 3 && code <= 5)
-		return 0;
-	return -EINVAL;
+	return configure_taken(code) ? 0 : -EINVAL;
+}
+
+/* ---- Asynchronous "configure" on the caller's epoll loop ------------------ */
+
+void xlb_bgp_init(struct xlb_bgp *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->epfd = -1;
+	b->fd = -1;
+}
+
+void xlb_bgp_abort(struct xlb_bgp *b)
+{
+	if (b->fd >= 0) {
+		epoll_ctl(b->epfd, EPOLL_CTL_DEL, b->fd, NULL);
+		close(b->fd);
+	}
+	b->fd = -1;
+	b->greeted = false;
+	b->rlen = 0;
+}
+
+static int async_start(struct xlb_bgp *b);
+
+/* The conversation ended with @err (0: BIRD took the file). */
+static void async_end(struct xlb_bgp *b, int err)
+{
+	xlb_bgp_abort(b);
+	if (err)
+		b->again =
+			false; /* still pending: the retry sends the latest */
+	if (!err && b->again) {
+		/* BIRD may have read the file before its last change. */
+		b->again = false;
+		err = async_start(b);
+		if (!err)
+			return;
+	}
+	if (!err)
+		b->pending = false;
+	if (b->done)
+		b->done(b->ctx, b, err);
+}
+
+static void async_io(struct xlb_ev *ev, uint32_t events)
+{
+	static const char cmd[] = "configure\n";
+	struct xlb_bgp *b = (struct xlb_bgp *)ev;
+	char msg[sizeof(b->err)];
+	ssize_t r;
+	int code;
+
+	r = read(b->fd, b->rbuf + b->rlen, sizeof(b->rbuf) - b->rlen);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		int e = r ? errno : ECONNRESET;
+
+		snprintf(b->err, sizeof(b->err), "BIRD at %s: %s", b->socket,
+			 strerror(e));
+		async_end(b, -e);
+		return;
+	}
+	b->rlen += (size_t)r;
+	msg[0] = '\0';
+	code = take_final(b->rbuf, &b->rlen, sizeof(b->rbuf), msg, sizeof(msg));
+	if (code < 0)
+		return;
+	if (!b->greeted) {
+		/* "0001 BIRD 2.0.12 ready." A short line to a local socket
+		 * that just spoke: the write does not block. */
+		if (code != 1 ||
+		    write(b->fd, cmd, sizeof(cmd) - 1) != sizeof(cmd) - 1) {
+			snprintf(b->err, sizeof(b->err),
+				 "BIRD at %s: unexpected greeting '%s'",
+				 b->socket, msg);
+			async_end(b, -EPROTO);
+			return;
+		}
+		b->greeted = true;
+		return;
+	}
+	if (configure_taken(code)) {
+		b->err[0] = '\0';
+		async_end(b, 0);
+		return;
+	}
+	snprintf(b->err, sizeof(b->err), "%s", msg);
+	async_end(b, -EINVAL);
+}
+
+static int async_start(struct xlb_bgp *b)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &b->ev };
+	int err;
+
+	b->ev.fn = async_io;
+	if (strlen(b->socket) >= sizeof(sa.sun_path)) {
+		snprintf(b->err, sizeof(b->err), "socket path %s is too long",
+			 b->socket);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, b->socket);
+	b->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (b->fd < 0)
+		return -errno;
+	/* A local stream socket connects at once (or fails at once). */
+	if (connect(b->fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    errno != EINPROGRESS && errno != EAGAIN) {
+		err = -errno;
+		snprintf(
+			b->err, sizeof(b->err),
+			"cannot connect to BIRD at %s: %s; is bird running with -s %s?",
+			b->socket, strerror(-err), b->socket);
+		xlb_bgp_abort(b);
+		return err;
+	}
+	if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->fd, &e)) {
+		err = -errno;
+		snprintf(b->err, sizeof(b->err), "epoll: %s", strerror(-err));
+		xlb_bgp_abort(b);
+		return err;
+	}
+	b->deadline_ms = mono_ms() + XLB_BIRD_TIMEOUT_MS;
+	return 0;
+}
+
+void xlb_bgp_expire(struct xlb_bgp *b, uint64_t now_ms)
+{
+	if (b->fd < 0 || now_ms < b->deadline_ms)
+		return;
+	snprintf(b->err, sizeof(b->err),
+		 "BIRD at %s did not answer \"configure\" within %d ms",
+		 b->socket, XLB_BIRD_TIMEOUT_MS);
+	async_end(b, -ETIMEDOUT);
 }
 
 void xlb_bgp_free(struct xlb_bgp *b)
 {
 	if (!b)
 		return;
+	xlb_bgp_abort(b);
 	free(b->written);
 	xlb_bgp_strv_free(b->prefixes, b->n_prefixes);
 	b->written = NULL;
@@ -266,6 +421,7 @@ int xlb_bgp_sync(struct xlb_bgp *b, const struct xlb_config *eff, bool attached,
 		 char *err, size_t errlen)
 {
 	char **p = NULL, *text, msg[512];
+	bool wrote = false;
 	int n, r;
 
 	err[0] = '\0';
@@ -300,11 +456,23 @@ int xlb_bgp_sync(struct xlb_bgp *b, const struct xlb_config *eff, bool attached,
 		b->n_prefixes = (size_t)n;
 		p = NULL;
 		b->pending = true;
+		wrote = true;
 	}
 	free(text);
 	xlb_bgp_strv_free(p, p ? (size_t)n : 0);
 	if (!b->pending)
 		return 0;
+	if (b->epfd >= 0) {
+		if (b->fd >= 0) {
+			/* BIRD may be reading the old file: once more after. */
+			b->again |= wrote;
+			return 0;
+		}
+		r = async_start(b);
+		if (r)
+			snprintf(err, errlen, "%s", b->err);
+		return r;
+	}
 	r = xlb_bird_configure(b->socket, XLB_BIRD_TIMEOUT_MS, msg,
 			       sizeof(msg));
 	if (r) {

@@ -556,27 +556,54 @@ static int apply(struct xlb_service *s, const struct xlb_config *cfg,
 	return err;
 }
 
+/* The outcome of telling BIRD: problems are retried every second, so
+ * each distinct one is logged once, and its end once. */
+static void bgp_report(struct xlb_service *s, int err, const char *why)
+{
+	if (err) {
+		if (strcmp(why, s->bgp_err))
+			xlb_slog("bgp_error", "reason", why, "retry", "1s",
+				 NULL);
+		snprintf(s->bgp_err, sizeof(s->bgp_err), "%s", why);
+	} else if (s->bgp_err[0]) {
+		xlb_slog("bgp_recovered", "socket",
+			 s->bgp ? s->bgp->socket : "", NULL);
+		s->bgp_err[0] = '\0';
+	}
+}
+
+static void bgp_done(void *ctx, struct xlb_bgp *b, int err)
+{
+	char why[sizeof(b->err) + 40];
+
+	snprintf(why, sizeof(why), "BIRD did not take the new routes: %s",
+		 b->err);
+	bgp_report(ctx, err, why);
+}
+
 static void bgp_sync(struct xlb_service *s)
 {
 	struct xlb_config eff;
 	char err[600];
+	int r;
 
 	if (!s->bgp)
 		return;
 	if (xlb_health_effective(&s->health, &s->cfg, &eff))
 		return;
-	if (xlb_bgp_sync(s->bgp, &eff, s->attached && !s->stop, err,
-			 sizeof(err))) {
-		/* Retried every second: log a problem once, not each time. */
-		if (strcmp(err, s->bgp_err))
-			xlb_slog("bgp_error", "reason", err, "retry", "1s",
-				 NULL);
-		snprintf(s->bgp_err, sizeof(s->bgp_err), "%s", err);
-	} else if (s->bgp_err[0]) {
-		xlb_slog("bgp_recovered", "socket", s->bgp->socket, NULL);
-		s->bgp_err[0] = '\0';
-	}
+	r = xlb_bgp_sync(s->bgp, &eff, s->attached && !s->stop, err,
+			 sizeof(err));
+	/* 0 with a conversation in flight: bgp_done reports. */
+	if (r || s->bgp->fd < 0)
+		bgp_report(s, r, err);
 	xlb_health_effective_free(&eff);
+}
+
+/* From now on talk to BIRD blocking (stopping, or turning BGP off). */
+static void bgp_blocking(struct xlb_bgp *b)
+{
+	xlb_bgp_abort(b);
+	b->epfd = -1;
 }
 
 static void bgp_setup(struct xlb_service *s)
@@ -591,6 +618,7 @@ static void bgp_setup(struct xlb_service *s)
 		char err[600];
 		struct xlb_config none = { 0 };
 
+		bgp_blocking(s->bgp);
 		if (xlb_bgp_sync(s->bgp, &none, false, err, sizeof(err)))
 			xlb_slog("bgp_error", "reason", err, NULL);
 		xlb_bgp_free(s->bgp);
@@ -599,11 +627,16 @@ static void bgp_setup(struct xlb_service *s)
 	}
 	if (!s->svc.bgp)
 		return;
-	s->bgp = calloc(1, sizeof(*s->bgp));
+	s->bgp = malloc(sizeof(*s->bgp));
 	if (!s->bgp) {
 		xlb_slog("bgp_error", "reason", "out of memory", NULL);
 		return;
 	}
+	xlb_bgp_init(s->bgp);
+	/* "configure" on the loop: a slow BIRD never holds up checks. */
+	s->bgp->epfd = s->epfd;
+	s->bgp->done = bgp_done;
+	s->bgp->ctx = s;
 	snprintf(s->bgp->socket, sizeof(s->bgp->socket), "%s",
 		 s->svc.bird_socket);
 	snprintf(s->bgp->include, sizeof(s->bgp->include), "%s",
@@ -856,8 +889,12 @@ static void housekeeping(struct xlb_service *s)
 	check_attached(s);
 	if (s->dirty)
 		apply_health(s);
-	if (s->bgp && s->bgp->pending)
-		bgp_sync(s);
+	if (s->bgp) {
+		xlb_bgp_expire(s->bgp, (uint64_t)ts.tv_sec * 1000 +
+					       (uint64_t)ts.tv_nsec / 1000000);
+		if (s->bgp->pending && s->bgp->fd < 0)
+			bgp_sync(s);
+	}
 }
 
 /* One service per interface: a second one would fight the first over
@@ -1101,7 +1138,9 @@ void xlb_service_close(struct xlb_service *s)
 	 * second one failing at start must not touch the first one's. */
 	if (s->started) {
 		s->stop = true;
-		bgp_sync(s); /* stopping: announce nothing */
+		if (s->bgp)
+			bgp_blocking(s->bgp);
+		bgp_sync(s); /* stopping: announce nothing, and wait for it */
 		if (s->svc.on_exit_unload && !s->o.apply) {
 			bool nothing = false;
 			int err = xlb_unload(s->cfg.interface, &nothing);

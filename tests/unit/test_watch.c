@@ -429,6 +429,7 @@ struct fake_bird {
 	pthread_t th;
 	const char *reply;
 	int configures;
+	int held; /* a silent BIRD keeps the connection open, unanswered */
 	char path[100]; /* fits sun_path */
 };
 
@@ -440,6 +441,8 @@ static void *bird_thread(void *arg)
 		char buf[256];
 		ssize_t n;
 		int c = accept(b->fd, NULL, NULL);
+		const char *reply =
+			__atomic_load_n(&b->reply, __ATOMIC_SEQ_CST);
 
 		if (c < 0)
 			return NULL;
@@ -450,8 +453,12 @@ static void *bird_thread(void *arg)
 			if (!strcmp(buf, "configure\n")) {
 				__atomic_add_fetch(&b->configures, 1,
 						   __ATOMIC_SEQ_CST);
-				dprintf(c, "%s", b->reply);
+				dprintf(c, "%s", reply);
 			}
+		}
+		if (!reply[0] && b->held < 0) {
+			b->held = c;
+			continue;
 		}
 		close(c);
 	}
@@ -463,6 +470,7 @@ static void bird_start(struct fake_bird *b, const char *reply)
 
 	b->reply = reply;
 	b->configures = 0;
+	b->held = -1;
 	snprintf(b->path, sizeof(b->path), "%s/bird.ctl", dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", b->path);
 	b->fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -481,7 +489,20 @@ static void bird_stop(struct fake_bird *b)
 	shutdown(b->fd, SHUT_RDWR);
 	pthread_join(b->th, NULL);
 	close(b->fd);
+	if (b->held >= 0)
+		close(b->held);
 	unlink(b->path);
+}
+
+/* Run the loop until BIRD got @n "configure"s and the last one was
+ * answered (the service talks to BIRD asynchronously). */
+static void step_until_bird(struct xlb_service *s, struct fake_bird *b, int n)
+{
+	uint64_t end = ms_now() + 3000;
+
+	while ((bird_count(b) < n || (s->bgp && s->bgp->pending)) &&
+	       ms_now() < end)
+		xlb_service_step(s, 20);
 }
 
 static char *slurp(const char *p)
@@ -594,6 +615,7 @@ Test(bgp, service_announces_withdraws_and_retries)
 	write_file(path, buf);
 	step_until_change(s, &s->reloads_ok, 0, 3000);
 	cr_assert_eq(s->reloads_ok, 1);
+	step_until_bird(s, &b, 2);
 	cr_assert_eq(bird_count(&b), 2);
 	t = slurp(inc);
 	cr_assert_null(strstr(t, "route "), "%s", t);
@@ -602,6 +624,7 @@ Test(bgp, service_announces_withdraws_and_retries)
 	write_file(path, buf);
 	step_until_change(s, &s->reloads_ok, 1, 3000);
 	cr_assert(strstr(slurp(inc), "route 10.0.0.10/32"));
+	step_until_bird(s, &b, 3);
 	cr_assert_eq(bird_count(&b), 3);
 	/* Stop: withdrawn on the way out. */
 	xlb_service_close(s);
@@ -629,6 +652,7 @@ Test(bgp, turning_bgp_off_withdraws)
 	write_file(path, buf);
 	s = open_svc(&f);
 	cr_assert(strstr(slurp(inc), "route 10.0.0.10/32"));
+	step_until_bird(s, &b, 1);
 	cr_assert_eq(bird_count(&b), 1);
 	strcat(svc, "    enabled: false\n");
 	config_text(buf, sizeof(buf), 1, svc);
@@ -640,6 +664,77 @@ Test(bgp, turning_bgp_off_withdraws)
 	cr_assert_eq(bird_count(&b), 2);
 	xlb_service_close(s);
 	cr_assert_eq(bird_count(&b), 2, "nothing more to say once off");
+	bird_stop(&b);
+	rm_tmp();
+}
+
+Test(bgp, a_silent_bird_does_not_hold_the_loop)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	struct fake_bird b;
+	char buf[4096], svc[512];
+	uint64_t t0, end;
+
+	mkdir_tmp();
+	/* Greets, takes "configure", never answers it. */
+	bird_start(&b, "");
+	snprintf(svc, sizeof(svc),
+		 "  bgp:\n    bird_socket: %s/bird.ctl\n"
+		 "    include_file: %s/vips.conf\n",
+		 dir, dir);
+	config_text(buf, sizeof(buf), 1, svc);
+	write_file(path, buf);
+	t0 = ms_now();
+	s = open_svc(&f);
+	cr_assert_lt(ms_now() - t0, 1000, "start-up did not wait for BIRD");
+	cr_assert_geq(s->bgp->fd, 0, "configure in flight");
+	t0 = ms_now();
+	xlb_service_step(s, 0);
+	cr_assert_lt(ms_now() - t0, 200, "a step does not wait for BIRD");
+	end = ms_now() + 6000;
+	while (!s->bgp_err[0] && ms_now() < end)
+		xlb_service_step(s, 50);
+	cr_assert(strstr(s->bgp_err, "did not answer \"configure\" within"),
+		  "%s", s->bgp_err);
+	cr_assert(s->bgp->pending, "still to be told");
+	xlb_bgp_abort(s->bgp);
+	s->bgp->pending = false; /* the close must not wait 3 s again */
+	xlb_service_close(s);
+	bird_stop(&b);
+	rm_tmp();
+}
+
+Test(bgp, a_refusing_bird_is_reported_then_recovered)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	struct fake_bird b;
+	char buf[4096], svc[512];
+	uint64_t end;
+
+	mkdir_tmp();
+	bird_start(&b, "8002 /etc/bird.conf:3:1 syntax error\n");
+	snprintf(svc, sizeof(svc),
+		 "  bgp:\n    bird_socket: %s/bird.ctl\n"
+		 "    include_file: %s/vips.conf\n",
+		 dir, dir);
+	config_text(buf, sizeof(buf), 1, svc);
+	write_file(path, buf);
+	s = open_svc(&f);
+	end = ms_now() + 3000;
+	while (!s->bgp_err[0] && ms_now() < end)
+		xlb_service_step(s, 20);
+	cr_assert(strstr(s->bgp_err, "/etc/bird.conf:3:1 syntax error"), "%s",
+		  s->bgp_err);
+	/* The operator fixes BIRD's config: the next retry gets through. */
+	__atomic_store_n(&b.reply, "0003 Reconfigured\n", __ATOMIC_SEQ_CST);
+	end = ms_now() + 3000;
+	while ((s->bgp_err[0] || s->bgp->pending) && ms_now() < end)
+		xlb_service_step(s, 20);
+	cr_assert_eq(s->bgp_err[0], '\0', "recovered");
+	cr_assert_not(s->bgp->pending);
+	xlb_service_close(s);
 	bird_stop(&b);
 	rm_tmp();
 }
