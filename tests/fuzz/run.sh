@@ -16,6 +16,8 @@ if [ ! -x "$fuzzer" ]; then
 	exit 1
 fi
 mkdir -p "$work/corpus" "$work/artifacts"
+work=$(cd "$work" && pwd)
+fuzzer=$(realpath "$fuzzer")
 for f in "$src"/configs/*.yaml; do
 	[ "$(stat -c %s "$f")" -le 16384 ] && cp -f "$f" "$work/corpus/"
 done
@@ -23,6 +25,8 @@ done
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 rc=0
+# libFuzzer's -jobs mode writes fuzz-N.log into the current directory
+cd "$work"
 "$fuzzer" -max_len=8192 -dict="$here/config.dict" \
 	-artifact_prefix="$work/artifacts/" "$@" "$work/corpus" || rc=$?
 if [ "$rc" -ne 0 ]; then
