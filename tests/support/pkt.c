@@ -587,7 +587,7 @@ size_t pkt_hexdiff(FILE *f, const uint8_t *got, size_t got_len,
 		row(f, want, want_len, off);
 		fputc('\n', f);
 		if (diff)
-			fprintf(f, "         %s\n", mark);
+			fprintf(f, "        %s  %s\n", mark, mark);
 	}
 	return ndiff;
 }
