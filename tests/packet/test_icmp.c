@@ -31,6 +31,8 @@ static int fam;
 static const char *vip_addr, *cli_addr;
 static struct xlb_vip vip_tcp = { .vip_id = 1 }, vip_udp = { .vip_id = 2 };
 
+static size_t overhead(int be_family, bool gue);
+
 static void teardown(void)
 {
 	bpfrun_close(&r);
@@ -331,6 +333,9 @@ Test(icmp, icmpv6_in_ipv4_not_answered)
  * router to the VIP, ICMP @type/@code/@rest, the offending IP header and
  * its first 8 L4 bytes (@quote_l4: how many L4 bytes to quote).
  */
+/* IPv4 options (NOPs) in the quoted header of icmp_error(), bytes. */
+static size_t emb_opts;
+
 static void icmp_error(struct pkt *p, uint8_t type, uint8_t code, uint32_t rest,
 		       uint8_t proto, uint16_t vport, uint16_t cport,
 		       size_t quote_l4)
@@ -341,9 +346,16 @@ static void icmp_error(struct pkt *p, uint8_t type, uint8_t code, uint32_t rest,
 
 	pkt_init(&emb);
 	if (fam == 4) {
+		static const uint8_t nops[40] = {
+			1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+			1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+			1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+		};
 		struct pkt_ip4 ip = { .ttl = 3,
 				      .frag = 0x4000,
-				      .proto = PKT_AUTO };
+				      .proto = PKT_AUTO,
+				      .opts = nops,
+				      .opts_len = emb_opts };
 
 		pkt_addr(vip_addr, a);
 		memcpy(&ip.src, a, 4);
@@ -363,7 +375,7 @@ static void icmp_error(struct pkt *p, uint8_t type, uint8_t code, uint32_t rest,
 		pkt_udp(&emb, vport, cport, 0);
 	pkt_payload(&emb, 1400, 1);
 	pkt_finish(&emb);
-	l3 = fam == 4 ? 20 : 40;
+	l3 = fam == 4 ? 20 + emb_opts : 40;
 
 	pkt_init(p);
 	pkt_eth(p, MYMAC, RMAC, PKT_AUTO);
@@ -530,6 +542,45 @@ Test(icmp, error_udp_v4)
 Test(icmp, error_udp_v6)
 {
 	error_udp_case(6);
+}
+
+/* The quoted IPv4 header has options: the ports follow its IHL. */
+Test(icmp, error_quoted_ip_options_v4)
+{
+	struct xlb_flow_key f;
+	struct pkt err;
+
+	scene(4, 4, 0, 0);
+	set_ring(1, BE_B);
+	emb_opts = 12;
+	icmp_error(&err, 3, 4, 1400, IPPROTO_TCP, 80, 40001, 8);
+	client_flow(&f, IPPROTO_TCP, 80, 40001);
+	expect_err_fwd("ICMP error quoting an IPv4 header with options", &err,
+		       &f, &vip_tcp, BE_B);
+}
+
+/* An ICMP error too big to forward is dropped: no ICMP error about an
+ * ICMP error (RFC 1122 3.2.2, RFC 4443 2.4(e)), even with too-big on. */
+static void error_over_mtu_case(int family)
+{
+	struct pkt err;
+
+	scene(family, family, 0, 0);
+	icmp_error(&err, family == 4 ? 3 : 2, family == 4 ? 4 : 0, 1280,
+		   IPPROTO_TCP, 80, 40001, 1000);
+	cr_assert_gt(err.len - 14 + overhead(family, false), MTU);
+	bpfrun_expect_verdict(&r, "ICMP error over the MTU", err.data, err.len,
+			      XDP_DROP, XLB_CNT_DROP_TOO_BIG);
+}
+
+Test(icmp, error_over_mtu_dropped_v4)
+{
+	error_over_mtu_case(4);
+}
+
+Test(icmp, error_over_mtu_dropped_v6)
+{
+	error_over_mtu_case(6);
 }
 
 /* Errors about no VIP flow, or too short to tell, are dropped, counted. */
