@@ -2,6 +2,7 @@
 /* xlbctl run: xlb as a service (config watch, health checks, metrics,
  * BGP through BIRD) in the foreground, for systemd. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,9 @@ int xlbctl_cmd_run(int argc, char **argv)
 		return 1;
 	/* Events must reach journald as they happen. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* A peer (BIRD, a scraper, a log reader) going away is an error on
+	 * that one socket or pipe, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	err = xlb_service_open(&s, &o);
 	if (err)
 		return 1;

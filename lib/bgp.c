@@ -237,7 +237,8 @@ int xlb_bird_configure(const char *sock, int timeout_ms, char *msg, size_t len)
 	/* Greeting: "0001 BIRD 2.0.12 ready." */
 	code = bird_reply(fd, deadline, msg, len);
 	if (code == 1) {
-		if (write(fd, cmd, sizeof(cmd) - 1) != sizeof(cmd) - 1)
+		if (send(fd, cmd, sizeof(cmd) - 1, MSG_NOSIGNAL) !=
+		    sizeof(cmd) - 1)
 			code = -errno;
 		else
 			code = bird_reply(fd, deadline, msg, len);
@@ -323,8 +324,8 @@ static void async_io(struct xlb_ev *ev, uint32_t events)
 	if (!b->greeted) {
 		/* "0001 BIRD 2.0.12 ready." A short line to a local socket
 		 * that just spoke: the write does not block. */
-		if (code != 1 ||
-		    write(b->fd, cmd, sizeof(cmd) - 1) != sizeof(cmd) - 1) {
+		if (code != 1 || send(b->fd, cmd, sizeof(cmd) - 1,
+				      MSG_NOSIGNAL) != sizeof(cmd) - 1) {
 			snprintf(b->err, sizeof(b->err),
 				 "BIRD at %s: unexpected greeting '%s'",
 				 b->socket, msg);
