@@ -4,7 +4,8 @@
 # netns. A helper (C, built here) runs 512 established TCP flows through
 # the pinned program with BPF_PROG_TEST_RUN in a loop on one thread while
 # its main thread reloads:
-#  - 1000 reloads that add, drain and remove backends (XRB_RELOADS);
+#  - 1000 reloads that each add, drain and remove 2-4 backends
+#    (XRB_RELOADS);
 #  - 100 reloads SIGKILLed at a random point, each followed by a plain
 #    reload of the same file (XRB_KILLS).
 # Checked for every packet: XDP_TX, IPIP to a backend present in the
@@ -138,14 +139,17 @@ static int n_active(int k)
 	return n;
 }
 
-/* Version k from k-1: one to three of add, drain, remove. */
+/* Version k from k-1: two to four of add, drain, remove, removals and
+ * additions twice as likely as drains (a removal under traffic is where a
+ * half-written table would show). */
 static void next_version(int k)
 {
-	int ops = 1 + (int)(rnd() % 3), tries = 0;
+	int ops = 2 + (int)(rnd() % 3), tries = 0;
 
 	memcpy(V[k], V[k - 1], NPOOL);
 	while (ops && tries++ < 100) {
-		int b = (int)(rnd() % NPOOL), op = (int)(rnd() % 3);
+		int b = (int)(rnd() % NPOOL), r = (int)(rnd() % 5);
+		int op = r < 2 ? 0 : r == 2 ? 1 : 2;
 
 		if (op == 0 && V[k][b] == ABSENT)
 			V[k][b] = ACTIVE;

@@ -1515,13 +1515,15 @@ static void mutate(struct pkt *p)
 	size_t hend = header_end(p);
 
 	if (!p->nlayers || chance(15)) {
-		/* any byte in the headers */
-		if (hend)
-			p->data[rn((uint32_t)hend)] =
-				chance(50) ?
-					(uint8_t)rnd() :
-					(uint8_t)(1u << rn(8)) ^
-						p->data[rn((uint32_t)hend)];
+		/* any byte in the headers: a random value or one bit */
+		if (hend) {
+			size_t i = rn((uint32_t)hend);
+
+			if (chance(50))
+				p->data[i] = (uint8_t)rnd();
+			else
+				p->data[i] ^= (uint8_t)(1u << rn(8));
+		}
 		return;
 	}
 	if (chance(12)) {
