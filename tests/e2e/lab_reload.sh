@@ -6,7 +6,8 @@
 # added backend. Every connection must end with the server's byte count and
 # SHA-256 equal to what the client sent (no reset, no byte lost). Between
 # reloads, new connections must reach the new backend, never the drained
-# one, and never the removed one.
+# one, and never the removed one. Last, a backend set to `down` (unlike
+# `drain`) must lose its established connection too.
 set -uo pipefail
 . "${XLB_SRC:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 t_begin lab_reload
@@ -117,3 +118,37 @@ for ((i = 1; i <= NSTREAMS; i++)); do
 		t_fail "stream $i: $out"
 	fi
 done
+
+# `state: down` is not `drain`: the backend's established connections are
+# cut as well (re-hashed to another backend, which answers with a reset),
+# and it gets no new ones.
+t_bg "$T_TMP/d.json" t_client c1 stream 10.0.0.10 $LAB_STREAM_PORT \
+	--stop "$T_TMP/stop-d" --started "$T_TMP/d.started" --timeout 10
+DPID=${T_BGPIDS[-1]}
+t_wait_files 10 "$T_TMP/d.started" || t_fatal "the stream for the down check did not connect"
+B=$(cat "$T_TMP/d.started")
+sleep 0.5
+spec=()
+keep=()
+for b in 1 2 3; do
+	if [ "be$b" = "$D" ]; then
+		spec+=("$b:drain")
+	elif [ "be$b" = "$B" ]; then
+		spec+=("$b:down")
+	else
+		spec+=("$b")
+		keep+=("be$b")
+	fi
+done
+config "$T_TMP/c4.yaml" "${spec[@]}"
+t_reload "$T_TMP/c4.yaml"
+deadline=$(($(date +%s) + 10))
+while kill -0 "$DPID" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.1; done
+touch "$T_TMP/stop-d"
+out=$(cat "$T_TMP/d.json")
+if t_jtrue "$out" 'not d["ok"] and any(w in (d["error"] or "").lower() for w in ("reset", "broken pipe"))'; then
+	t_ok "the connection on $B (now down) was reset: $(t_json "$out" 'd["error"]')"
+else
+	t_fail "the connection on $B should have been reset when $B went down: $out"
+fi
+requests "$B down, $D draining" "${keep[@]}"
