@@ -35,7 +35,7 @@ for vip in 10.0.0.10 fd00:a::10; do
 	t_check "ping $vip answered" t_quiet lab_exec c1 ping -c 3 -i 0.2 -W 2 -q $vip
 done
 t_check "ping -s 1452 -M do 10.0.0.12 (a 1480-byte echo) answered" \
-	t_quiet lab_exec c2 ping -c 2 -i 0.2 -W 2 -q -s 1452 -M do 10.0.0.12
+	t_quiet lab_exec c2 ping -c 2 -i 0.2 -W 2 -q -s 1452 -M "do" 10.0.0.12
 e1=$(t_counter tx_icmp_echo)
 t_check "xlb sent the replies itself (tx_icmp_echo $e0 -> $e1, want +8)" [ $((e1 - e0)) -ge 8 ]
 if lab_exec c1 ping -c 2 -i 0.2 -W 1 -q 10.0.0.15 >/dev/null; then

@@ -89,7 +89,7 @@ t_begin() {
 }
 
 t_need_xlbctl() {
-	T_CTL=$(lab_xlbctl_bin) || t_fatal "xlbctl is not built"
+	lab_xlbctl_bin >/dev/null || t_fatal "xlbctl is not built"
 }
 
 # ---- configs ------------------------------------------------------------
