@@ -56,9 +56,16 @@ static void rm_tmp(void)
 {
 	char cmd[128];
 
+	if (!dir[0])
+		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+	dir[0] = '\0';
 }
+
+/* Also after a failed assertion: no directory left behind. */
+TestSuite(watch, .fini = rm_tmp);
+TestSuite(bgp, .fini = rm_tmp);
 
 /* A config with @n backends on 10.0.0.10:80 and the given extra text
  * in the service: section. */
