@@ -29,6 +29,7 @@
 #include "log.h"
 #include "maglev.h"
 #include "maps.h"
+#include "filter.h"
 #include "netlink.h"
 #include "xlb.skel.h"
 
@@ -54,6 +55,7 @@ static const struct {
 	{ "xlb_vip_stats", offsetof(struct xlb_instance, vip_stats_fd) },
 	{ "xlb_be_stats", offsetof(struct xlb_instance, be_stats_fd) },
 	{ "xlb_vip_meta", offsetof(struct xlb_instance, meta_fd) },
+	{ "xlb_addr_filter", offsetof(struct xlb_instance, filter_fd) },
 	{ XLB_PIN_RODATA, offsetof(struct xlb_instance, rodata_fd) },
 };
 #define N_PIN_MAPS (sizeof(pin_maps) / sizeof(pin_maps[0]))
@@ -987,6 +989,27 @@ static void be_batch_free(struct be_batch *bb)
 	free(bb->vals);
 }
 
+/* The address filter exactly as @w's VIP addresses need it. */
+static int write_filter(const struct xlb_instance *in,
+			const struct xlb_config *w)
+{
+	__be32(*addrs)[4] = calloc(w->n_vips ? w->n_vips : 1, sizeof(*addrs));
+	__u8 *fam = calloc(w->n_vips ? w->n_vips : 1, 1);
+	int err = -ENOMEM;
+
+	if (addrs && fam) {
+		for (size_t i = 0; i < w->n_vips; i++) {
+			memcpy(addrs[i], w->vips[i].addr.a, sizeof(addrs[i]));
+			fam[i] = w->vips[i].addr.family;
+		}
+		err = xlb_filter_write(in->filter_fd, (const __be32(*)[4])addrs,
+				       fam, w->n_vips);
+	}
+	free(addrs);
+	free(fam);
+	return err;
+}
+
 /* The writes, in the order that keeps every VIP consistent for the
  * datapath at every step. */
 static int apply_writes(const struct xlb_instance *in,
@@ -1059,7 +1082,12 @@ static int apply_writes(const struct xlb_instance *in,
 	/* 2. Rings: one update each, atomic for the datapath. */
 	TRY(swap_rings(in, p), "cannot swap in the new rings: %s\n",
 	    strerror(-err));
-	/* 3. VIP entries and names, then the addresses they use. */
+	/* 3. VIP entries and names, then the addresses they use; their
+	 *    filter bits first, so no VIP is ever filtered out. */
+	for (size_t i = 0; i < w->n_vips; i++)
+		TRY(xlb_filter_add(in->filter_fd, w->vips[i].addr.a,
+				   w->vips[i].addr.family),
+		    "cannot write the address filter: %s\n", strerror(-err));
 	for (size_t i = 0; i < p->d.n_vips; i++) {
 		const struct xlb_vip_diff *vd = &p->d.vips[i];
 		const struct xlb_vip_cfg *v;
@@ -1149,6 +1177,9 @@ static int apply_writes(const struct xlb_instance *in,
 			TRY(err, "cannot delete an address entry: %s\n",
 			    strerror(-err));
 	}
+	/* Bits only removed addresses used may clear now. */
+	TRY(write_filter(in, w), "cannot write the address filter: %s\n",
+	    strerror(-err));
 	/* 5. Backends that left: free the slot with a new generation, so
 	 *    remembered flows to them stop matching; down ones lose LIVE
 	 *    (and get a new generation too). */

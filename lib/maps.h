@@ -31,7 +31,7 @@ struct xlb_instance {
 	int prog_fd;
 	uint32_t prog_id;
 	int cfg_fd, vips_fd, addrs_fd, rings_fd, backends_fd, ct_fd;
-	int stats_fd, vip_stats_fd, be_stats_fd, meta_fd, rodata_fd;
+	int stats_fd, vip_stats_fd, be_stats_fd, meta_fd, filter_fd, rodata_fd;
 	uint32_t ring_size; /* Maglev table size the program was built with */
 	uint32_t conntrack_size; /* flows */
 	uint32_t attached_id; /* XDP program on the link now (0: none) */

@@ -37,6 +37,16 @@ struct {
 	__type(value, struct xlb_vip_addr);
 } xlb_vip_addrs SEC(".maps");
 
+/* Bloom filter of VIP addresses (XLB_ADDR_FILTER_BITS); ctl. A clear bit
+ * means "not a VIP address" without a hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_ADDR_FILTER_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} xlb_addr_filter SEC(".maps");
+
 /* One VIP's Maglev table: slot -> backend id. The size is set at load
  * time (ring_size); ctl builds a new one aside and swaps it in whole. */
 struct xlb_ring {

@@ -31,6 +31,37 @@ static __always_inline int verdict(__u32 reason, int action)
 	return action;
 }
 
+/* Bloom-filter test: 0 means "certainly not a VIP address". */
+static __always_inline int maybe_vip_addr(const struct xlb_flow_key *f)
+{
+	__u32 bit = xlb_addr_filter_bit(f->dst, f->family);
+	__u32 word = bit / 64;
+	__u64 *w = bpf_map_lookup_elem(&xlb_addr_filter, &word);
+
+	return w && (*w & (1ULL << (bit % 64)));
+}
+
+/* The exact look-up behind a positive filter answer. */
+static __always_inline struct xlb_vip_addr *
+vip_addr(const struct xlb_flow_key *f)
+{
+	struct xlb_addr_key ak = {};
+
+	__builtin_memcpy(ak.addr, f->dst, 16);
+	ak.family = f->family;
+	return bpf_map_lookup_elem(&xlb_vip_addrs, &ak);
+}
+
+/* A packet for a VIP address that cannot be balanced: @reason if the
+ * address is a VIP's, else the filter's false positive passes untouched. */
+static __always_inline int not_balanced(const struct xlb_flow_key *f,
+					__u32 reason, int action)
+{
+	if (!vip_addr(f))
+		return verdict(XLB_CNT_PASS_NON_VIP, XDP_PASS);
+	return verdict(reason, action);
+}
+
 /**
  * pick_backend - connection table first, then the VIP's Maglev ring
  * @f:      the flow, client side
@@ -149,7 +180,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 		return verdict(XLB_CNT_TX_ICMP_TOO_BIG, XDP_TX);
 	}
 
-	bytes = bpf_xdp_get_buff_len(ctx);
+	bytes = p->l3_off + p->ip_len; /* Ethernet + IP, padding excluded */
 	vs->packets++;
 	vs->bytes += bytes;
 	bs = bpf_map_lookup_elem(&xlb_be_stats, &be_id);
@@ -219,7 +250,6 @@ int xlb_main(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct xlb_addr_key ak = {};
 	struct xlb_vip_key vk = {};
 	struct xlb_vip_addr *va;
 	struct xlb_vip *vip;
@@ -246,41 +276,48 @@ int xlb_main(struct xdp_md *ctx)
 	if (rc != PARSE_OK)
 		return verdict(XLB_CNT_PASS_MALFORMED_L3, XDP_PASS);
 
-	__builtin_memcpy(ak.addr, p.flow.dst, 16);
-	ak.family = p.flow.family;
-	va = bpf_map_lookup_elem(&xlb_vip_addrs, &ak);
-	if (!va)
+	/* Most traffic on a shared link is not for us: one bit tells. */
+	if (!maybe_vip_addr(&p.flow))
 		return verdict(XLB_CNT_PASS_NON_VIP, XDP_PASS);
-	/* Non-first fragments carry no ports, so no flow: drop them all,
-	 * counted (docs/architecture.md). */
-	if (p.frag)
-		return verdict(XLB_CNT_DROP_FRAGMENT, XDP_DROP);
+
+	if (p.frag ||
+	    (p.flow.proto != IPPROTO_TCP && p.flow.proto != IPPROTO_UDP)) {
+		va = vip_addr(&p.flow);
+		if (!va)
+			return verdict(XLB_CNT_PASS_NON_VIP, XDP_PASS);
+		/* Non-first fragments carry no ports, so no flow: drop
+		 * them all, counted (docs/architecture.md). */
+		if (p.frag)
+			return verdict(XLB_CNT_DROP_FRAGMENT, XDP_DROP);
+		if (p.flow.proto == (p.flow.family == XLB_FAMILY_V4 ?
+					     IPPROTO_ICMP :
+					     IPPROTO_ICMPV6))
+			return handle_icmp(ctx, &p, va);
+		return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
+	}
 
 	if (p.l4_off > XLB_MAX_L4_OFF)
-		return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+		return not_balanced(&p.flow, XLB_CNT_DROP_MALFORMED_L4,
+				    XDP_DROP);
 	if (p.flow.proto == IPPROTO_TCP) {
 		struct tcphdr *th = data + p.l4_off;
 
 		if ((void *)(th + 1) > data_end || th->doff < 5 ||
 		    p.l4_off + th->doff * 4 > p.l3_off + p.ip_len)
-			return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+			return not_balanced(&p.flow, XLB_CNT_DROP_MALFORMED_L4,
+					    XDP_DROP);
 		p.flow.sport = th->source;
 		p.flow.dport = th->dest;
 		insert = !(th->syn && !th->ack);
-	} else if (p.flow.proto == IPPROTO_UDP) {
+	} else {
 		struct udphdr *uh = data + p.l4_off;
 
 		if ((void *)(uh + 1) > data_end ||
 		    p.l4_off + sizeof(*uh) > p.l3_off + p.ip_len)
-			return verdict(XLB_CNT_DROP_MALFORMED_L4, XDP_DROP);
+			return not_balanced(&p.flow, XLB_CNT_DROP_MALFORMED_L4,
+					    XDP_DROP);
 		p.flow.sport = uh->source;
 		p.flow.dport = uh->dest;
-	} else if (p.flow.proto == (p.flow.family == XLB_FAMILY_V4 ?
-					    IPPROTO_ICMP :
-					    IPPROTO_ICMPV6)) {
-		return handle_icmp(ctx, &p, va);
-	} else {
-		return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
 	}
 
 	__builtin_memcpy(vk.addr, p.flow.dst, 16);
@@ -292,7 +329,8 @@ int xlb_main(struct xdp_md *ctx)
 		vk.port = 0;
 		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
 		if (!vip)
-			return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
+			return not_balanced(&p.flow, XLB_CNT_PASS_VIP_OTHER,
+					    XDP_PASS);
 	}
 	return forward(ctx, &p, &p.flow, vip, insert, XLB_CNT_TX);
 }

@@ -81,4 +81,20 @@ XLB_INLINE __u32 xlb_flow_hash(const struct xlb_flow_key *f, __u8 mode)
 	return xlb_fmix(h ^ 40);
 }
 
+/**
+ * xlb_addr_filter_bit - the bit of xlb_addr_filter an address sets
+ * @a: address words as stored (IPv4 in a[0])
+ *
+ * Returns a bit index below XLB_ADDR_FILTER_BITS. Fibonacci hashing of
+ * the folded address: cheap, and spreads neighbouring addresses.
+ */
+XLB_INLINE __u32 xlb_addr_filter_bit(const __be32 *a, __u8 family)
+{
+	__u32 x = a[0];
+
+	if (family == XLB_FAMILY_V6)
+		x = xlb_mix(xlb_mix(xlb_mix(a[0], a[1]), a[2]), a[3]);
+	return (x * 0x9e3779b1U) >> 16;
+}
+
 #endif /* XLB_HASH_H */

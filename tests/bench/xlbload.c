@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "filter.h"
 #include "bench.h"
 #include "maglev.h"
 #include "xlb.skel.h"
@@ -221,7 +222,8 @@ int bxlb_vip(struct bxlb *x, const struct xlb_vip_key *key, uint32_t vip_id,
 		return err;
 	memcpy(ak.addr, key->addr, sizeof(ak.addr));
 	ak.family = key->family;
-	if (bpf_map_update_elem(x->addrs_fd, &ak, &va, BPF_ANY) ||
+	if (xlb_filter_add(map_fd(x, "xlb_addr_filter"), ak.addr, ak.family) ||
+	    bpf_map_update_elem(x->addrs_fd, &ak, &va, BPF_ANY) ||
 	    bpf_map_update_elem(x->vips_fd, key, &v, BPF_ANY)) {
 		fprintf(stderr, "xlb-bench: cannot write VIP %u: %s\n", vip_id,
 			strerror(errno));

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "filter.h"
 #include "bpfrun.h"
 #include "xlb_hash.h"
 #include "xlb.skel.h"
@@ -106,6 +107,15 @@ static void update(struct bpf_map *m, const void *k, size_t ks, const void *v,
 		  strerror(-err));
 }
 
+/* The address filter bit the control plane sets with every VIP address. */
+static void set_filter(struct bpfrun *r, const __be32 *addr, __u8 family)
+{
+	int err = xlb_filter_add(bpf_map__fd(r->skel->maps.xlb_addr_filter),
+				 addr, family);
+
+	cr_assert(!err, "setting the address filter: %s", strerror(-err));
+}
+
 void bpfrun_set_cfg(struct bpfrun *r, const struct xlb_cfg *cfg)
 {
 	__u32 k = 0;
@@ -128,6 +138,7 @@ void bpfrun_add_vip(struct bpfrun *r, const struct xlb_vip_key *k,
 		memset(&va, 0, sizeof(va));
 	va.refs++;
 	va.flags = addr_flags;
+	set_filter(r, ak.addr, ak.family);
 	update(r->skel->maps.xlb_vip_addrs, &ak, sizeof(ak), &va, sizeof(va),
 	       "vip address");
 }
@@ -145,6 +156,7 @@ void bpfrun_set_addr(struct bpfrun *r, const struct xlb_addr_key *k,
 {
 	struct xlb_vip_addr va = { .flags = flags, .refs = 1 };
 
+	set_filter(r, k->addr, k->family);
 	update(r->skel->maps.xlb_vip_addrs, k, sizeof(*k), &va, sizeof(va),
 	       "vip address");
 }
