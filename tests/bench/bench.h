@@ -156,6 +156,8 @@ size_t bpkt_icmp_err4(uint8_t *b, uint32_t router, uint32_t vip, uint16_t vport,
 /* Rewrite source address and port of an IPv4 TCP/UDP frame built above
  * (IPv4 checksum kept valid). */
 void bpkt_set_src4(uint8_t *b, uint32_t src, uint16_t sport);
+/* Rewrite the destination address (IPv4 checksum kept valid). */
+void bpkt_set_dst4(uint8_t *b, uint32_t dst);
 /* Outer IPv4 destination of an encapsulated frame (host order), 0 if the
  * frame is not IPv4. */
 uint32_t bpkt_outer_dst4(const uint8_t *b, size_t len);

@@ -177,6 +177,14 @@ void bpkt_set_src4(uint8_t *b, uint32_t src, uint16_t sport)
 	 * it right would add user-space work between the timed calls */
 }
 
+void bpkt_set_dst4(uint8_t *b, uint32_t dst)
+{
+	uint8_t *ip = b + ETH_HLEN;
+
+	put32(ip + 16, dst);
+	ip4_csum(ip);
+}
+
 uint32_t bpkt_outer_dst4(const uint8_t *b, size_t len)
 {
 	const uint8_t *ip = b + ETH_HLEN;
