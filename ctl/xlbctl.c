@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "service.h"
 #include "config.h"
 #include "log.h"
 #include "maps.h"
@@ -25,6 +26,8 @@
 
 /* Plural "s" for a count. */
 #define PL(n) ((n) == 1 ? "" : "s")
+
+int xlbctl_cmd_run(int argc, char **argv); /* ctl/run.c */
 
 static const char *help_main =
 	"NAME\n"
@@ -49,6 +52,8 @@ static const char *help_main =
 	"    unload [-i IFACE] detach the balancer and remove its pins\n"
 	"    status [-i IFACE] show program, VIPs and backends\n"
 	"    stats [-i IFACE]  show counters, rates, JSON or Prometheus text\n"
+	"    run -c FILE       run as a service: load, watch FILE, health-check\n"
+	"                      backends, serve metrics, announce VIPs via BIRD\n"
 	"\n"
 	"OPTIONS\n"
 	"    -v, --verbose     also show debug lines and libbpf/libxdp output\n"
@@ -330,10 +335,15 @@ static void prom_str(FILE *f, const char *s)
 
 static int read_config(const char *path, struct xlb_config *cfg)
 {
+	struct xlb_svc_cfg svc;
 	struct xlb_diag diag = {};
 	int err;
 
-	err = xlb_config_load(path, cfg, &diag);
+	/* the service's keys (service:, health_check:) are valid here too:
+	 * one file serves `load` and `run` */
+	err = xlb_svc_load(path, cfg, &svc, &diag);
+	if (!err)
+		xlb_svc_cfg_free(&svc);
 	if (err) {
 		xlb_diag_print(&diag, stderr);
 		if (!diag.n)
@@ -1198,6 +1208,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc, argv);
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(argc, argv);
+	if (!strcmp(cmd, "run"))
+		return xlbctl_cmd_run(argc, argv);
 	if (!strcmp(cmd, "help"))
 		return fputs(help_main, stdout), EXIT_OK;
 	return usage(help_main, "unknown command '%s'", cmd);
