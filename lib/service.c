@@ -1204,31 +1204,13 @@ static void prom_vb(FILE *f, const char *name, const char *vip, const char *be)
 	fputc('}', f);
 }
 
-/* The counters `xlbctl stats --prometheus` prints, same names and
- * labels. Returns 0, or -errno if the maps cannot be read. */
+/* The counters `xlbctl stats --prometheus` prints, same renderer.
+ * Returns 0, or -errno if the maps cannot be read. */
 static int datapath_metrics(struct xlb_service *s, FILE *f)
 {
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} vf[] = {
-		{ "xlb_vip_packets_total", "Packets received for the VIP.",
-		  offsetof(struct xlb_vip_stats, packets) },
-		{ "xlb_vip_bytes_total", "Bytes received for the VIP.",
-		  offsetof(struct xlb_vip_stats, bytes) },
-		{ "xlb_vip_new_flows_total",
-		  "Flows inserted in the connection table.",
-		  offsetof(struct xlb_vip_stats, new_flows) },
-		{ "xlb_vip_ct_hits_total", "Connection-table hits.",
-		  offsetof(struct xlb_vip_stats, ct_hits) },
-		{ "xlb_vip_ct_misses_total", "Connection-table misses.",
-		  offsetof(struct xlb_vip_stats, ct_misses) },
-	};
 	struct xlb_instance in;
 	struct xlb_state st;
 	struct xlb_stats_sample smp;
-	const struct xlb_config *c;
-	char a[64];
 	int err;
 
 	err = xlb_instance_open(s->cfg.interface, &in);
@@ -1240,53 +1222,10 @@ static int datapath_metrics(struct xlb_service *s, FILE *f)
 		return err;
 	}
 	err = xlb_stats_read(&in, false, &smp);
-	if (err)
-		goto out;
-	c = &st.cfg;
-	prom_head(f, "xlb_packets_total", "counter",
-		  "Packets by what the datapath did with them (reason).");
-	for (unsigned int r = 0; r < XLB_CNT_MAX; r++) {
-		fputs("xlb_packets_total{reason=", f);
-		prom_esc(f, xlb_counter_name(r));
-		fprintf(f, "} %llu\n", (unsigned long long)smp.global[r]);
+	if (!err) {
+		xlb_stats_prometheus(f, &st, &smp, false);
+		xlb_stats_free(&smp);
 	}
-	for (size_t k = 0; k < sizeof(vf) / sizeof(vf[0]); k++) {
-		prom_head(f, vf[k].name, "counter", vf[k].help);
-		for (size_t i = 0; i < c->n_vips; i++) {
-			const struct xlb_vip_stats *v = &smp.vip[st.vip_id[i]];
-
-			prom_vb(f, vf[k].name, c->vips[i].name, NULL);
-			fprintf(f, " %llu\n",
-				(unsigned long long)*(
-					const __u64 *)((const char *)v +
-						       vf[k].off));
-		}
-	}
-	for (int k = 0; k < 2; k++) {
-		const char *name = k ? "xlb_backend_bytes_total" :
-				       "xlb_backend_packets_total";
-
-		prom_head(f, name, "counter",
-			  k ? "Bytes sent to the backend." :
-			      "Packets sent to the backend.");
-		for (size_t i = 0; i < c->n_vips; i++) {
-			const struct xlb_vip_cfg *v = &c->vips[i];
-
-			for (size_t j = 0; j < v->n_backends; j++) {
-				const struct xlb_be_stats *b =
-					&smp.be[st.slot[i][j]];
-
-				xlb_addr_str(&v->backends[j].addr, a,
-					     sizeof(a));
-				prom_vb(f, name, v->name, a);
-				fprintf(f, " %llu\n",
-					(unsigned long long)(k ? b->bytes :
-								 b->packets));
-			}
-		}
-	}
-	xlb_stats_free(&smp);
-out:
 	xlb_state_free(&st);
 	xlb_instance_close(&in);
 	return err;

@@ -190,3 +190,148 @@ double xlb_stats_rate(uint64_t before, uint64_t after, double dt)
 		return 0;
 	return (double)(after - before) / dt;
 }
+
+/* ---- Prometheus text exposition ------------------------------------ */
+
+/* A Prometheus label value, quoted and escaped. */
+static void prom_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void prom_head(FILE *out, const char *name, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+}
+
+static void prom_labels(FILE *out, const char *vip, const char *be, int cpu,
+			const char *reason)
+{
+	bool first = true;
+
+	fprintf(out, "{");
+	if (reason) {
+		fprintf(out, "reason=");
+		prom_str(out, reason);
+		first = false;
+	}
+	if (vip) {
+		fprintf(out, "%svip=", first ? "" : ",");
+		prom_str(out, vip);
+		first = false;
+	}
+	if (be) {
+		fprintf(out, "%sbackend=", first ? "" : ",");
+		prom_str(out, be);
+		first = false;
+	}
+	if (cpu >= 0)
+		fprintf(out, "%scpu=\"%d\"", first ? "" : ",", cpu);
+	fprintf(out, "}");
+}
+
+/* Every CPU with --per-cpu, else the sums (cpu -1). */
+#define FOR_CPUS(k, s, per_cpu) \
+	for (int k = (per_cpu) ? 0 : -1; k < ((per_cpu) ? (s)->ncpu : 0); k++)
+
+void xlb_stats_prometheus(FILE *out, const struct xlb_state *st,
+			  const struct xlb_stats_sample *s, bool per_cpu)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} vf[] = {
+		{ "xlb_vip_packets_total", "Packets received for the VIP.",
+		  offsetof(struct xlb_vip_stats, packets) },
+		{ "xlb_vip_bytes_total", "Bytes received for the VIP.",
+		  offsetof(struct xlb_vip_stats, bytes) },
+		{ "xlb_vip_new_flows_total",
+		  "Flows inserted in the connection table.",
+		  offsetof(struct xlb_vip_stats, new_flows) },
+		{ "xlb_vip_ct_hits_total", "Connection-table hits.",
+		  offsetof(struct xlb_vip_stats, ct_hits) },
+		{ "xlb_vip_ct_misses_total", "Connection-table misses.",
+		  offsetof(struct xlb_vip_stats, ct_misses) },
+	};
+	const struct xlb_config *c = &st->cfg;
+	char a[96];
+
+	prom_head(out, "xlb_packets_total",
+		  "Packets by what the datapath did with them (reason).");
+	for (unsigned int r = 0; r < XLB_CNT_MAX; r++)
+		FOR_CPUS(k, s, per_cpu)
+		{
+			fprintf(out, "xlb_packets_total");
+			prom_labels(out, NULL, NULL, k, xlb_counter_name(r));
+			fprintf(out,
+				" %llu"
+				"\n",
+				k < 0 ? s->global[r] :
+					s->global_cpu[k * XLB_CNT_MAX + r]);
+		}
+	for (size_t f = 0; f < sizeof(vf) / sizeof(vf[0]); f++) {
+		prom_head(out, vf[f].name, vf[f].help);
+		for (size_t i = 0; i < c->n_vips; i++) {
+			uint32_t id = st->vip_id[i];
+
+			FOR_CPUS(k, s, per_cpu)
+			{
+				const struct xlb_vip_stats *v =
+					k < 0 ? &s->vip[id] :
+						&s->vip_cpu[k * XLB_MAX_VIPS +
+							    id];
+
+				fprintf(out, "%s", vf[f].name);
+				prom_labels(out, c->vips[i].name, NULL, k,
+					    NULL);
+				fprintf(out,
+					" %llu"
+					"\n",
+					*(const __u64 *)((const char *)v +
+							 vf[f].off));
+			}
+		}
+	}
+	for (int f = 0; f < 2; f++) {
+		const char *name = f ? "xlb_backend_bytes_total" :
+				       "xlb_backend_packets_total";
+
+		prom_head(out, name,
+			  f ? "Bytes sent to the backend." :
+			      "Packets sent to the backend.");
+		for (size_t i = 0; i < c->n_vips; i++) {
+			const struct xlb_vip_cfg *v = &c->vips[i];
+
+			for (size_t j = 0; j < v->n_backends; j++) {
+				uint32_t sl = st->slot[i][j];
+
+				xlb_addr_str(&v->backends[j].addr, a,
+					     sizeof(a));
+				FOR_CPUS(k, s, per_cpu)
+				{
+					const struct xlb_be_stats *b =
+						k < 0 ? &s->be[sl] :
+							&s->be_cpu
+								 [k * XLB_MAX_BACKENDS +
+								  sl];
+
+					fprintf(out, "%s", name);
+					prom_labels(out, v->name, a, k, NULL);
+					fprintf(out,
+						" %llu"
+						"\n",
+						f ? b->bytes : b->packets);
+				}
+			}
+		}
+	}
+}

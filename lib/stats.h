@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "maps.h"
 #include "xlb_abi.h"
@@ -41,5 +42,16 @@ void xlb_stats_free(struct xlb_stats_sample *s);
 /* Per-second rate of a counter between two samples (0 if no time passed
  * or the counter went backwards, as after a slot was reused). */
 double xlb_stats_rate(uint64_t before, uint64_t after, double dt);
+
+/**
+ * xlb_stats_prometheus - counters in the Prometheus text format
+ * @st:      the running state (VIP names, backend slots)
+ * @s:       a sample (with per-CPU arrays if @per_cpu)
+ *
+ * Metric names xlb_*, labels reason, vip, backend and (with @per_cpu) cpu.
+ * Shared by `xlbctl stats --prometheus` and the service's /metrics.
+ */
+void xlb_stats_prometheus(FILE *out, const struct xlb_state *st,
+			  const struct xlb_stats_sample *s, bool per_cpu);
 
 #endif /* XLB_STATS_H */
