@@ -299,23 +299,6 @@ static void mac_str(const uint8_t *m, char *buf, size_t len)
 		 m[3], m[4], m[5]);
 }
 
-/* A JSON string literal. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* ---- check ------------------------------------------------------------- */
 
 static int read_config(const char *path, struct xlb_config *cfg)
@@ -593,7 +576,7 @@ static void status_json(const struct xlb_instance *in,
 	char a[96];
 
 	printf("{\"interface\": ");
-	json_str(stdout, in->ifname);
+	xlb_put_json_str(stdout, in->ifname);
 	printf(", \"ifindex\": %d, \"program_id\": %u, \"attached\": %s, \"mode\": \"%s\"",
 	       in->ifindex, in->prog_id, in->attached ? "true" : "false",
 	       in->generic ? "generic" : "native");
@@ -609,7 +592,7 @@ static void status_json(const struct xlb_instance *in,
 		const struct xlb_vip_cfg *v = &c->vips[i];
 
 		printf("%s{\"name\": ", i ? ", " : "");
-		json_str(stdout, v->name);
+		xlb_put_json_str(stdout, v->name);
 		printf(", \"id\": %u, \"address\": \"%s\", \"port\": %u, \"proto\": \"%s\"",
 		       st->vip_id[i], addr_s(&v->addr, a, sizeof(a)), v->port,
 		       proto_str(v->proto));
@@ -796,7 +779,7 @@ static void stats_json_one(const struct xlb_state *st,
 		uint32_t id = st->vip_id[i];
 
 		printf("%s", i ? ", " : "");
-		json_str(stdout, v->name);
+		xlb_put_json_str(stdout, v->name);
 		printf(": {");
 		json_vip(cpu < 0 ? &s->vip[id] :
 				   &s->vip_cpu[cpu * XLB_MAX_VIPS + id]);

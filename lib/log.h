@@ -5,6 +5,7 @@
 #define XLB_LOG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 enum xlb_log_level {
 	XLB_LOG_ERROR = 0, /* always shown, prefixed "xlbctl: " */
@@ -31,5 +32,11 @@ void xlb_log(enum xlb_log_level lvl, const char *fmt, ...)
 #define xlb_warn(...) xlb_log(XLB_LOG_WARN, __VA_ARGS__)
 #define xlb_info(...) xlb_log(XLB_LOG_INFO, __VA_ARGS__)
 #define xlb_dbg(...) xlb_log(XLB_LOG_DEBUG, __VA_ARGS__)
+
+/* A JSON string literal: quotes, backslashes, control characters escaped. */
+void xlb_put_json_str(FILE *f, const char *s);
+/* A double-quoted value with ", \ and newline escaped: Prometheus label
+ * values and logfmt values. */
+void xlb_put_quoted(FILE *f, const char *s);
 
 #endif /* XLB_LOG_H */

@@ -42,39 +42,13 @@ void xlb_slog_set_json(bool json)
 	slog_json = json;
 }
 
-static void put_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* logfmt: quote when the value has a space, quote, '=' or is empty. */
 static void put_kv_val(FILE *f, const char *s)
 {
-	if (*s && !strpbrk(s, " \t\"=\\\n")) {
+	if (*s && !strpbrk(s, " \t\"=\\\n"))
 		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
+	else
+		xlb_put_quoted(f, s);
 }
 
 void xlb_slog(const char *event, ...)
@@ -96,7 +70,7 @@ void xlb_slog(const char *event, ...)
 		fprintf(f, "{\"ts\":\"%s\",\"event\":", ts);
 	else
 		fprintf(f, "ts=%s event=", ts);
-	slog_json ? put_json_str(f, event) : put_kv_val(f, event);
+	slog_json ? xlb_put_json_str(f, event) : put_kv_val(f, event);
 	va_start(ap, event);
 	while ((k = va_arg(ap, const char *))) {
 		const char *v = va_arg(ap, const char *);
@@ -105,9 +79,9 @@ void xlb_slog(const char *event, ...)
 			v = "";
 		if (slog_json) {
 			fputc(',', f);
-			put_json_str(f, k);
+			xlb_put_json_str(f, k);
 			fputc(':', f);
-			put_json_str(f, v);
+			xlb_put_json_str(f, v);
 		} else {
 			fprintf(f, " %s=", k);
 			put_kv_val(f, v);
@@ -1173,20 +1147,6 @@ void xlb_service_close(struct xlb_service *s)
 
 /* ---- Metrics ------------------------------------------------------------- */
 
-static void prom_esc(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void prom_head(FILE *f, const char *name, const char *type,
 		      const char *help)
 {
@@ -1196,10 +1156,10 @@ static void prom_head(FILE *f, const char *name, const char *type,
 static void prom_vb(FILE *f, const char *name, const char *vip, const char *be)
 {
 	fprintf(f, "%s{vip=", name);
-	prom_esc(f, vip);
+	xlb_put_quoted(f, vip);
 	if (be) {
 		fputs(",backend=", f);
-		prom_esc(f, be);
+		xlb_put_quoted(f, be);
 	}
 	fputc('}', f);
 }

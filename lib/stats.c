@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "log.h"
 #include "stats.h"
 
 static const struct {
@@ -193,21 +194,6 @@ double xlb_stats_rate(uint64_t before, uint64_t after, double dt)
 
 /* ---- Prometheus text exposition ------------------------------------ */
 
-/* A Prometheus label value, quoted and escaped. */
-static void prom_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void prom_head(FILE *out, const char *name, const char *help)
 {
 	fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
@@ -221,17 +207,17 @@ static void prom_labels(FILE *out, const char *vip, const char *be, int cpu,
 	fprintf(out, "{");
 	if (reason) {
 		fprintf(out, "reason=");
-		prom_str(out, reason);
+		xlb_put_quoted(out, reason);
 		first = false;
 	}
 	if (vip) {
 		fprintf(out, "%svip=", first ? "" : ",");
-		prom_str(out, vip);
+		xlb_put_quoted(out, vip);
 		first = false;
 	}
 	if (be) {
 		fprintf(out, "%sbackend=", first ? "" : ",");
-		prom_str(out, be);
+		xlb_put_quoted(out, be);
 		first = false;
 	}
 	if (cpu >= 0)
