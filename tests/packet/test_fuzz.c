@@ -662,6 +662,9 @@ static int m_icmp_err_flow(const uint8_t *b, const struct view *v,
 
 	memset(f, 0, sizeof(*f));
 	f->family = v->f.family;
+	/* the datapath follows a quote up to the same offset as L4 */
+	if (off > 1024)
+		return -1;
 	if (v->f.family == XLB_FAMILY_V4) {
 		if (off + 20 > end || e[0] >> 4 != 4 || (e[0] & 15) < 5)
 			return -1;
