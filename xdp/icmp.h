@@ -49,19 +49,45 @@ static __always_inline __u32 csum_bytes(const void *p, void *data_end, __u32 n,
 	return sum;
 }
 
+/**
+ * xlb_csum_pkt - one's complement sum of @len packet bytes from @off
+ *
+ * A global function: the verifier checks its XLB_ECHO_MAX-byte loop once,
+ * not again at every call site. Returns the unfolded sum, or 0 (which no
+ * valid message sums to once folded with its checksum) when out of range.
+ */
+__attribute__((noinline)) __u32 xlb_csum_pkt(struct xdp_md *ctx, __u32 off,
+					     __u32 len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	if (off > XLB_MAX_L4_OFF || len > XLB_ECHO_MAX)
+		return 0;
+	return csum_bytes(data + off, data_end, len, XLB_ECHO_MAX);
+}
+
 /* Echo request -> echo reply in place. Returns 0, -1 if the request is
  * truncated or its checksums are wrong (the caller drops), 1 if it is
  * larger than XLB_ECHO_MAX (the caller passes it to the kernel). */
-static __always_inline int echo_reply_v4(void *data, void *data_end,
+static __always_inline int echo_reply_v4(struct xdp_md *ctx,
 					 const struct pkt *p)
 {
 	__u32 l3 = p->l3_off, l4 = p->l4_off;
+	__u32 len = p->ip_len - (l4 - l3), isum;
+	void *data, *data_end;
 	struct iphdr *iph;
 	struct icmphdr *ic;
-	__u32 len;
 	__u16 old;
 	__be32 a;
 
+	/* A bad checksum is not a request (RFC 1122 3.2.2); answering it
+	 * would send a reply with a bad checksum. */
+	if (len > XLB_ECHO_MAX)
+		return 1;
+	isum = xlb_csum_pkt(ctx, l4, len);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
 	if (l3 > XLB_MAX_L3_OFF || l4 > XLB_MAX_L4_OFF ||
 	    data + ETH_HLEN > data_end)
 		return -1;
@@ -69,13 +95,8 @@ static __always_inline int echo_reply_v4(void *data, void *data_end,
 	ic = data + l4;
 	if ((void *)(iph + 1) > data_end || (void *)(ic + 1) > data_end)
 		return -1;
-	/* A bad checksum is not a request (RFC 1122 3.2.2); answering it
-	 * would send a reply with a bad checksum. */
-	len = p->ip_len - (l4 - l3);
-	if (len > XLB_ECHO_MAX)
-		return 1;
 	if (csum_fold32(csum_bytes(iph, data_end, l4 - l3, 60)) ||
-	    csum_fold32(csum_bytes(ic, data_end, len, XLB_ECHO_MAX)))
+	    csum_fold32(isum))
 		return -1;
 	swap_macs(data);
 	a = iph->saddr;
@@ -90,16 +111,26 @@ static __always_inline int echo_reply_v4(void *data, void *data_end,
 	return 0;
 }
 
-static __always_inline int echo_reply_v6(void *data, void *data_end,
+static __always_inline int echo_reply_v6(struct xdp_md *ctx,
 					 const struct pkt *p)
 {
 	__u32 l3 = p->l3_off, l4 = p->l4_off;
+	__u32 len = p->ip_len - (l4 - l3), sum;
+	void *data, *data_end;
 	struct ipv6hdr *ip6h;
 	struct icmp6hdr *ic;
 	struct in6_addr a;
-	__u32 len, sum;
 	__u16 old;
 
+	if (len > XLB_ECHO_MAX)
+		return 1;
+	sum = csum_add_words(0, p->flow.src, 4);
+	sum = csum_add_words(sum, p->flow.dst, 4);
+	sum += bpf_htons(len);
+	sum += bpf_htons(IPPROTO_ICMPV6);
+	sum += xlb_csum_pkt(ctx, l4, len);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
 	if (l3 > XLB_MAX_L3_OFF || l4 > XLB_MAX_L4_OFF ||
 	    data + ETH_HLEN > data_end)
 		return -1;
@@ -107,14 +138,7 @@ static __always_inline int echo_reply_v6(void *data, void *data_end,
 	ic = data + l4;
 	if ((void *)(ip6h + 1) > data_end || (void *)(ic + 1) > data_end)
 		return -1;
-	len = p->ip_len - (l4 - l3);
-	if (len > XLB_ECHO_MAX)
-		return 1;
-	sum = csum_add_words(0, p->flow.src, 4);
-	sum = csum_add_words(sum, p->flow.dst, 4);
-	sum += bpf_htons(len);
-	sum += bpf_htons(IPPROTO_ICMPV6);
-	if (csum_fold32(sum + csum_bytes(ic, data_end, len, XLB_ECHO_MAX)))
+	if (csum_fold32(sum))
 		return -1;
 	swap_macs(data);
 	/* swapping addresses leaves the pseudo-header sum unchanged */

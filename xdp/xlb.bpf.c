@@ -217,8 +217,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p,
 	if (ic[0] == (v4 ? ICMP_ECHO : ICMPV6_ECHO_REQUEST)) {
 		if (!(va->flags & XLB_ADDR_F_ICMP_ECHO))
 			return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
-		int rc = v4 ? echo_reply_v4(data, data_end, p) :
-			      echo_reply_v6(data, data_end, p);
+		int rc = v4 ? echo_reply_v4(ctx, p) : echo_reply_v6(ctx, p);
 
 		if (rc > 0)
 			return verdict(XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
