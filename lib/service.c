@@ -342,7 +342,7 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 	struct xlb_diag mine = { 0 };
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	bool have_doc = false;
+	bool have_doc = false, loaded = false;
 	char *buf = NULL, *copy = NULL;
 	size_t len = 0;
 	int err, errs = 0;
@@ -379,8 +379,8 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 	memcpy(copy, buf, len + 1);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	/* A syntax error: the datapath parser reports it with its position. */
-	have_doc = yaml_parser_load(&parser, &doc) &&
-		   yaml_document_get_root_node(&doc);
+	loaded = yaml_parser_load(&parser, &doc);
+	have_doc = loaded && yaml_document_get_root_node(&doc);
 	if (have_doc) {
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
 		yaml_node_t *sv = xlb_y_get(&doc, root, "service", NULL);
@@ -418,7 +418,7 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 			errs += r;
 	}
 	diag_move(diag, &mine);
-	if (have_doc)
+	if (loaded) /* an empty document too: it has allocated */
 		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	free(buf);
