@@ -1558,7 +1558,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	}
 	if (cur) {
 		prog_name(cur, name, sizeof(name));
-		xlb_err("%s already has XDP program id %u attached (name %s); run `xlbctl unload -i %s` or detach it\n",
+		xlb_err("%s already has XDP program id %u attached (name %s), not loaded by xlbctl; detach it first (`ip link set dev %s xdp off`, or the tool that loaded it)\n",
 			c.interface, cur, name, c.interface);
 		return -EBUSY;
 	}
