@@ -1707,6 +1707,9 @@ int xlb_unload(const char *ifname, bool *nothing)
 	if (err)
 		xlb_err("cannot remove %s: %s\n", dir, strerror(-err));
 	rmdir(XLB_PIN_ROOT); /* only if it is now empty */
+	/* libxdp makes its own directory when it attaches (for a dispatcher
+	 * it cannot use here): remove it too if nothing else is in it */
+	rmdir("/sys/fs/bpf/xdp");
 out:
 	close(lock);
 	return err;

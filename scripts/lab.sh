@@ -325,6 +325,16 @@ lab_down() {
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	rm -rf /sys/fs/bpf/xlb/"$LAB_P"-* 2>/dev/null || true
+	# `ip link set ... obj` leaves iproute2's bpffs directories (tc/globals
+	# and its ip/xdp links): remove them while nothing is pinned in them
+	if [ -d /sys/fs/bpf/tc ] &&
+		[ -z "$(find /sys/fs/bpf/tc -mindepth 1 -not -type d 2>/dev/null)" ]; then
+		find /sys/fs/bpf/tc -depth -type d -empty -delete 2>/dev/null || true
+		for d in /sys/fs/bpf/ip /sys/fs/bpf/xdp; do
+			[ -L "$d" ] && rm -f "$d"
+		done
+	fi
+	rmdir /sys/fs/bpf/xdp/globals /sys/fs/bpf/xdp 2>/dev/null || true
 	rm -rf "$LAB_RUN"
 	return 0
 }

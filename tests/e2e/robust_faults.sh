@@ -18,7 +18,20 @@ TMP=$(mktemp -d /tmp/xrb${ID}.XXXX)
 chmod 755 "$TMP"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# `ip link set ... obj` creates iproute2's bpffs directories (tc/globals,
+# and the ip and xdp links to it): remove the ones this test made.
+IPROUTE_DIRS=()
+for d in /sys/fs/bpf/tc /sys/fs/bpf/ip /sys/fs/bpf/xdp; do
+	[ -e "$d" ] || [ -L "$d" ] || IPROUTE_DIRS+=("$d")
+done
 cleanup() {
+	for d in "${IPROUTE_DIRS[@]}"; do
+		if [ -L "$d" ]; then
+			rm -f "$d"
+		elif [ -d "$d" ]; then
+			find "$d" -depth -type d -empty -delete 2>/dev/null || true
+		fi
+	done
 	for i in $IF $IF2; do
 		nsenter --net=/run/netns/$NS "$CTL" unload -i $i >/dev/null 2>&1 || true
 		rm -rf /sys/fs/bpf/xlb/$i 2>/dev/null || true

@@ -396,9 +396,14 @@ Test(ctl, load_pins_status_unload)
 	cr_assert(strstr(out, "nothing loaded on"), "%s", out);
 
 	/* Another XDP program attached: refused, named. */
+	/* (bpftool and a pin, not `ip ... obj`: that leaves iproute2's
+	 * directories in bpffs behind; nsenter, not `ip -n`, which remounts
+	 * /sys and so cannot see the pin) */
 	cr_assert_eq(
-		sh("ip -n %s link set dev %s xdpgeneric obj %s/xlb.bpf.o sec xdp 2>/dev/null",
-		   ns_lb, ifname, XLB_BPF_DIR),
+		sh("bpftool prog load %s/pass.bpf.o /sys/fs/bpf/%s_foreign type xdp && "
+		   "nsenter --net=/run/netns/%s ip link set dev %s xdpgeneric pinned /sys/fs/bpf/%s_foreign; "
+		   "r=$?; rm -f /sys/fs/bpf/%s_foreign; exit $r",
+		   XLB_BPF_DIR, ifname, ns_lb, ifname, ifname, ifname),
 		0);
 	cr_assert_eq(
 		ctl(out, sizeof(out), "load -c %s --mode generic", cfgpath), 1);
