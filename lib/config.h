@@ -21,26 +21,26 @@ struct xlb_pos {
 /* An IPv4 or IPv6 address in network order, as the ABI stores it. */
 struct xlb_addr {
 	uint8_t family; /* XLB_FAMILY_V4 / XLB_FAMILY_V6 */
-	uint32_t a[4];	/* __be32 words; IPv4 in a[0], rest zero */
+	uint32_t a[4]; /* __be32 words; IPv4 in a[0], rest zero */
 };
 
 struct xlb_backend_cfg {
 	struct xlb_addr addr;
-	uint16_t weight;   /* default 100 */
-	uint8_t state;	   /* XLB_BE_STATE_*; default active */
-	bool gue;	   /* per-backend GUE (key "encap: gue") */
+	uint16_t weight; /* default 100 */
+	uint8_t state; /* XLB_BE_STATE_*; default active */
+	bool gue; /* per-backend GUE (key "encap: gue") */
 	struct xlb_pos pos; /* of the list item */
 };
 
 struct xlb_vip_cfg {
 	char name[XLB_NAME_LEN];
 	struct xlb_addr addr;
-	uint16_t port;	   /* host order; 0 = every port */
-	uint8_t proto;	   /* IPPROTO_TCP / IPPROTO_UDP */
+	uint16_t port; /* host order; 0 = every port */
+	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
 	uint8_t hash_mode; /* XLB_HASH_*; default 5tuple */
-	bool conntrack;	   /* default true */
-	bool icmp_echo;	   /* default true */
-	uint8_t encap;	   /* XLB_ENCAP_*; default ipip */
+	bool conntrack; /* default true */
+	bool icmp_echo; /* default true */
+	uint8_t encap; /* XLB_ENCAP_*; default ipip */
 	uint16_t gue_port; /* host order; default XLB_GUE_PORT_DEFAULT */
 	size_t n_backends;
 	struct xlb_backend_cfg *backends;
@@ -48,17 +48,17 @@ struct xlb_vip_cfg {
 };
 
 struct xlb_config {
-	char path[256];		/* file it was read from */
+	char path[256]; /* file it was read from */
 	char interface[IF_NAMESIZE];
-	bool mode_generic;	/* mode: native (default) | generic */
-	bool gw_mac_auto;	/* gateway_mac: auto (default) */
+	bool mode_generic; /* mode: native (default) | generic */
+	bool gw_mac_auto; /* gateway_mac: auto (default) */
 	uint8_t gw_mac[6];
 	bool has_src4, has_src6; /* encap_source given */
 	struct xlb_addr src4, src6;
 	uint32_t maglev_table_size; /* default XLB_RING_SIZE_DEFAULT */
-	uint32_t conntrack_size;    /* default XLB_CONNTRACK_DEFAULT */
-	uint16_t mtu;		    /* default 1500 */
-	bool icmp_too_big;	    /* default true */
+	uint32_t conntrack_size; /* default XLB_CONNTRACK_DEFAULT */
+	uint16_t mtu; /* default 1500 */
+	bool icmp_too_big; /* default true */
 	size_t n_vips;
 	struct xlb_vip_cfg *vips;
 };

@@ -11,8 +11,8 @@
 /* One backend as the table builder sees it. */
 struct xlb_maglev_backend {
 	struct xlb_addr addr; /* identity: the permutation derives from it */
-	uint32_t id;	      /* value written into the table (backend slot) */
-	uint16_t weight;      /* 0 = no entries (as drain/down) */
+	uint32_t id; /* value written into the table (backend slot) */
+	uint16_t weight; /* 0 = no entries (as drain/down) */
 };
 
 /**

@@ -37,8 +37,7 @@ static void die(const char *why, const struct xlb_diag *d, int rc)
 }
 
 /* What a config the loader accepted must satisfy, whatever the input. */
-static void check_accepted(const struct xlb_config *c,
-			   const struct xlb_diag *d)
+static void check_accepted(const struct xlb_config *c, const struct xlb_diag *d)
 {
 	size_t i, j, nb = 0;
 
