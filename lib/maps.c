@@ -50,7 +50,8 @@ static const struct {
 	{ "xlb_vip_addrs", offsetof(struct xlb_instance, addrs_fd) },
 	{ "xlb_rings", offsetof(struct xlb_instance, rings_fd) },
 	{ "xlb_backends", offsetof(struct xlb_instance, backends_fd) },
-	{ "xlb_conntrack", offsetof(struct xlb_instance, ct_fd) },
+	{ "xlb_conntrack4", offsetof(struct xlb_instance, ct4_fd) },
+	{ "xlb_conntrack6", offsetof(struct xlb_instance, ct6_fd) },
 	{ "xlb_stats", offsetof(struct xlb_instance, stats_fd) },
 	{ "xlb_vip_stats", offsetof(struct xlb_instance, vip_stats_fd) },
 	{ "xlb_be_stats", offsetof(struct xlb_instance, be_stats_fd) },
@@ -239,7 +240,7 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 	if (!err)
 		in->prog_id = pinfo.id;
 	if (!err)
-		err = map_max_entries(in->ct_fd, &in->conntrack_size);
+		err = map_max_entries(in->ct4_fd, &in->conntrack_size);
 	if (!err)
 		err = read_ring_size(in);
 	if (err) {
@@ -1581,7 +1582,10 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 		      tmpl_fd :
 		      bpf_map__set_inner_map_fd(skel->maps.xlb_rings, tmpl_fd);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.xlb_conntrack,
+		err = bpf_map__set_max_entries(skel->maps.xlb_conntrack4,
+					       c.conntrack_size);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.xlb_conntrack6,
 					       c.conntrack_size);
 	if (err) {
 		xlb_err("cannot size the maps: %s\n", strerror(-err));

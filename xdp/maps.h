@@ -73,8 +73,9 @@ struct {
 	__type(value, struct xlb_backend);
 } xlb_backends SEC(".maps");
 
-/* Connection table: flow -> backend it was sent to; the datapath writes,
- * ctl may read. One shared hash with a free list per CPU
+/* Connection tables: flow -> backend it was sent to, one per family (an
+ * IPv4 key is 16 bytes, an IPv6 one 40); the datapath writes, ctl may
+ * read. Each is one shared hash with a free list per CPU
  * (BPF_F_NO_COMMON_LRU): no lock shared between CPUs on insert, yet a flow
  * that RSS moves to another CPU is still found, and the control plane and
  * tests see one table. */
@@ -82,9 +83,17 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XLB_CONNTRACK_DEFAULT);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct xlb_flow4_key);
+	__type(value, struct xlb_ct);
+} xlb_conntrack4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_CONNTRACK_DEFAULT);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct xlb_flow_key);
 	__type(value, struct xlb_ct);
-} xlb_conntrack SEC(".maps");
+} xlb_conntrack6 SEC(".maps");
 
 /* Global counters by reason (enum xlb_counter); datapath. */
 struct {

@@ -83,13 +83,20 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 					struct xlb_backend *be)
 {
 	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
+	int v4 = f->family == XLB_FAMILY_V4;
+	struct xlb_flow4_key k4;
 	struct xlb_backend *slot_be;
 	struct xlb_ct *ct = NULL;
 	__u32 slot, *idp;
 	void *ring;
 
 	if (use_ct) {
-		ct = bpf_map_lookup_elem(&xlb_conntrack, f);
+		if (v4) {
+			xlb_flow4_key_of(f, &k4);
+			ct = bpf_map_lookup_elem(&xlb_conntrack4, &k4);
+		} else {
+			ct = bpf_map_lookup_elem(&xlb_conntrack6, f);
+		}
 		if (ct) {
 			*id = ct->backend_id;
 			slot_be = bpf_map_lookup_elem(&xlb_backends, id);
@@ -128,7 +135,12 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 		} else {
 			struct xlb_ct v = { .backend_id = *id, .gen = be->gen };
 
-			bpf_map_update_elem(&xlb_conntrack, f, &v, BPF_ANY);
+			if (v4)
+				bpf_map_update_elem(&xlb_conntrack4, &k4, &v,
+						    BPF_ANY);
+			else
+				bpf_map_update_elem(&xlb_conntrack6, f, &v,
+						    BPF_ANY);
 		}
 		vs->new_flows++;
 	}

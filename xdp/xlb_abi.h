@@ -101,7 +101,10 @@
  *  xlb_rings     ARRAY_OF_MAPS       vip_id -> ARRAY[ring_size] of __u32
  *                                    backend id (swapped whole on reload)
  *  xlb_backends  ARRAY               backend id -> struct xlb_backend
- *  xlb_conntrack LRU_HASH            struct xlb_flow_key -> struct xlb_ct
+ *  xlb_conntrack4 LRU_HASH           struct xlb_flow4_key -> struct xlb_ct
+ *  xlb_conntrack6 LRU_HASH           struct xlb_flow_key -> struct xlb_ct
+ *                                    (IPv4 and IPv6 flows; each holds
+ *                                    conntrack_size flows)
  *  xlb_stats     PERCPU_ARRAY        reason -> __u64
  *  xlb_vip_stats PERCPU_ARRAY        vip_id -> struct xlb_vip_stats
  *  xlb_be_stats  PERCPU_ARRAY        backend id -> struct xlb_be_stats
@@ -180,6 +183,18 @@ struct xlb_flow_key {
 	__u8 pad[2];
 };
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
+
+/* An IPv4 flow as its connection table keys it: 16 bytes, not 40, so the
+ * kernel hashes and compares less per lookup and the entry is smaller. */
+struct xlb_flow4_key {
+	__be32 src;
+	__be32 dst;
+	__be16 sport; /* network order; 0 for ICMP */
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xlb_flow4_key) == 16, "xlb_flow4_key layout");
 
 struct xlb_ct {
 	__u32 backend_id;

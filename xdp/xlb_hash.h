@@ -81,6 +81,18 @@ XLB_INLINE __u32 xlb_flow_hash(const struct xlb_flow_key *f, __u8 mode)
 	return xlb_fmix(h ^ 40);
 }
 
+/* The IPv4 connection-table key of an IPv4 flow. */
+XLB_INLINE void xlb_flow4_key_of(const struct xlb_flow_key *f,
+				 struct xlb_flow4_key *k)
+{
+	k->src = f->src[0];
+	k->dst = f->dst[0];
+	k->sport = f->sport;
+	k->dport = f->dport;
+	k->proto = f->proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+}
+
 /**
  * xlb_addr_filter_bit - the bit of xlb_addr_filter an address sets
  * @a: address words as stored (IPv4 in a[0])

@@ -81,6 +81,7 @@ static int send1(struct bxlb *x, const uint8_t *pkt, uint32_t len, uint32_t *be)
 /* Send established flow @e (checking the table first after a change). */
 static int send_est(struct bxlb *x, struct est *e, uint32_t i, bool changed)
 {
+	struct xlb_flow4_key k4;
 	struct xlb_flow_key k;
 	struct xlb_ct ct;
 	uint32_t be;
@@ -88,7 +89,8 @@ static int send_est(struct bxlb *x, struct est *e, uint32_t i, bool changed)
 
 	if (changed && !e->seen_after) {
 		flow_of(i, &k);
-		e->had_entry = !bpf_map_lookup_elem(x->ct_fd, &k, &ct);
+		xlb_flow4_key_of(&k, &k4);
+		e->had_entry = !bpf_map_lookup_elem(x->ct_fd, &k4, &ct);
 		e->seen_after = 1;
 	}
 	err = send1(x, e->pkt, e->len, &be);
@@ -102,6 +104,7 @@ static int one_case(bool change, struct bench_flood_case *c)
 	uint32_t ids[NBE_AFTER], *t0 = NULL, *t1 = NULL, n = bopt.flood_est;
 	uint64_t gap, rnd = 0x9e3779b97f4a7c15ULL, start;
 	struct xlb_vip_key vk;
+	struct xlb_flow4_key k4;
 	struct xlb_flow_key k;
 	struct xlb_ct ct;
 	struct est *e;
@@ -180,8 +183,9 @@ static int one_case(bool change, struct bench_flood_case *c)
 	for (uint32_t i = 0; i < n && !err; i++) {
 		if (!change) {
 			flow_of(i, &k);
+			xlb_flow4_key_of(&k, &k4);
 			c->ct_survived +=
-				!bpf_map_lookup_elem(x.ct_fd, &k, &ct);
+				!bpf_map_lookup_elem(x.ct_fd, &k4, &ct);
 		}
 		err = send_est(&x, &e[i], i, change);
 		if (change)

@@ -103,10 +103,14 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 			strerror(-err));
 		goto fail;
 	}
-	if (ct_size)
+	if (ct_size) {
 		bpf_map__set_max_entries(
-			bpf_object__find_map_by_name(x->obj, "xlb_conntrack"),
+			bpf_object__find_map_by_name(x->obj, "xlb_conntrack4"),
 			ct_size);
+		bpf_map__set_max_entries(
+			bpf_object__find_map_by_name(x->obj, "xlb_conntrack6"),
+			ct_size);
+	}
 	err = bpf_object__load(x->obj);
 	if (err) {
 		fprintf(stderr,
@@ -119,7 +123,7 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 	tmpl = -1;
 	prog = bpf_object__find_program_by_name(x->obj, "xlb_main");
 	x->prog_fd = prog ? bpf_program__fd(prog) : -1;
-	x->ct_fd = map_fd(x, "xlb_conntrack");
+	x->ct_fd = map_fd(x, "xlb_conntrack4"); /* the bench's flows are IPv4 */
 	x->vips_fd = map_fd(x, "xlb_vips");
 	x->addrs_fd = map_fd(x, "xlb_vip_addrs");
 	x->rings_fd = map_fd(x, "xlb_rings");
@@ -295,8 +299,8 @@ int bxlb_vip_stats(struct bxlb *x, uint32_t vip_id, struct xlb_vip_stats *s)
 int bxlb_ct_clear(struct bxlb *x)
 {
 	enum { BATCH = 4096 };
-	static struct xlb_flow_key keys[BATCH];
-	struct xlb_flow_key k, next;
+	static struct xlb_flow4_key keys[BATCH];
+	struct xlb_flow4_key k, next;
 	size_t n;
 	bool first;
 
@@ -318,7 +322,7 @@ int bxlb_ct_clear(struct bxlb *x)
 
 uint64_t bxlb_ct_count(struct bxlb *x)
 {
-	struct xlb_flow_key k, next;
+	struct xlb_flow4_key k, next;
 	uint64_t n = 0;
 
 	if (bpf_map_get_next_key(x->ct_fd, NULL, &next))
@@ -333,7 +337,7 @@ uint64_t bxlb_ct_count(struct bxlb *x)
 int bxlb_ct_fill(struct bxlb *x, uint32_t ct_size)
 {
 	enum { BATCH = 8192 };
-	static struct xlb_flow_key keys[BATCH];
+	static struct xlb_flow4_key keys[BATCH];
 	static struct xlb_ct vals[BATCH];
 	int ncpu = possible_cpus();
 	/* 10% more than a CPU's share: its free list runs dry, then its
@@ -351,12 +355,11 @@ int bxlb_ct_fill(struct bxlb *x, uint32_t ct_size)
 				n = (__u32)(per_cpu - done);
 			for (__u32 i = 0; i < n; i++, seq++) {
 				memset(&keys[i], 0, sizeof(keys[i]));
-				keys[i].family = XLB_FAMILY_V4;
 				keys[i].proto = IPPROTO_TCP;
 				/* 198.18.0.0/15 (benchmarking range) */
-				keys[i].src[0] = htobe32(0xc6120000U +
-							 (uint32_t)(seq >> 15));
-				keys[i].dst[0] = htobe32(0x0a000001U);
+				keys[i].src = htobe32(0xc6120000U +
+						      (uint32_t)(seq >> 15));
+				keys[i].dst = htobe32(0x0a000001U);
 				keys[i].sport = htons(1024 + (seq & 0x7fff));
 				keys[i].dport = htons(80);
 				vals[i].backend_id = 0;

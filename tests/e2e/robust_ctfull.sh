@@ -126,7 +126,7 @@ static void vip_stats(struct xlb_vip_stats *s)
 static unsigned int ct_count(void)
 {
 	struct xlb_flow_key k, next;
-	int fd = pinned("xlb_conntrack");
+	int fd = pinned("xlb_conntrack4");
 	unsigned int n = 0;
 	void *prev = NULL;
 

@@ -355,12 +355,12 @@ Test(ctl, load_pins_status_unload)
 	cr_assert_eq(stat(dir, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700, "pin dir mode %o",
 		     st.st_mode & 0777);
-	static const char *pins[] = { "prog",	       "xlb_cfg",
-				      "xlb_vips",      "xlb_vip_addrs",
-				      "xlb_rings",     "xlb_backends",
-				      "xlb_conntrack", "xlb_stats",
-				      "xlb_vip_stats", "xlb_be_stats",
-				      "xlb_vip_meta" };
+	static const char *pins[] = { "prog",		"xlb_cfg",
+				      "xlb_vips",	"xlb_vip_addrs",
+				      "xlb_rings",	"xlb_backends",
+				      "xlb_conntrack4", "xlb_conntrack6",
+				      "xlb_stats",	"xlb_vip_stats",
+				      "xlb_be_stats",	"xlb_vip_meta" };
 	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 		char p[256];
 

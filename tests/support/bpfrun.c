@@ -73,8 +73,9 @@ void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 	cr_assert(!err, "setting the ring template (%u slots): %s", ring_size,
 		  strerror(-err));
 	r->tmpl_fd = fd;
-	err = bpf_map__set_max_entries(r->skel->maps.xlb_conntrack,
-				       BPFRUN_CONNTRACK_SIZE);
+	err = bpf_map__set_max_entries(r->skel->maps.xlb_conntrack4, BPFRUN_CONNTRACK_SIZE) ?:
+		      bpf_map__set_max_entries(r->skel->maps.xlb_conntrack6,
+					       BPFRUN_CONNTRACK_SIZE);
 	cr_assert(!err, "setting the conntrack size: %s", strerror(-err));
 
 	err = xlb__load(r->skel);
@@ -385,29 +386,59 @@ void bpfrun_be_stats(struct bpfrun *r, uint32_t id, struct xlb_be_stats *s)
 	memcpy(s, v, sizeof(*s));
 }
 
+/* The table of @k's family and the key it takes there. */
+static struct bpf_map *ct_map(struct bpfrun *r, const struct xlb_flow_key *k,
+			      struct xlb_flow4_key *k4, const void **key,
+			      size_t *ks)
+{
+	if (k->family == XLB_FAMILY_V4) {
+		xlb_flow4_key_of(k, k4);
+		*key = k4;
+		*ks = sizeof(*k4);
+		return r->skel->maps.xlb_conntrack4;
+	}
+	*key = k;
+	*ks = sizeof(*k);
+	return r->skel->maps.xlb_conntrack6;
+}
+
 bool bpfrun_ct_get(struct bpfrun *r, const struct xlb_flow_key *k,
 		   struct xlb_ct *ct)
 {
-	return !bpf_map__lookup_elem(r->skel->maps.xlb_conntrack, k, sizeof(*k),
-				     ct, sizeof(*ct), 0);
+	struct xlb_flow4_key k4;
+	const void *key;
+	size_t ks;
+	struct bpf_map *m = ct_map(r, k, &k4, &key, &ks);
+
+	return !bpf_map__lookup_elem(m, key, ks, ct, sizeof(*ct), 0);
 }
 
 void bpfrun_ct_put(struct bpfrun *r, const struct xlb_flow_key *k,
 		   const struct xlb_ct *ct)
 {
-	update(r->skel->maps.xlb_conntrack, k, sizeof(*k), ct, sizeof(*ct),
-	       "conntrack");
+	struct xlb_flow4_key k4;
+	const void *key;
+	size_t ks;
+	struct bpf_map *m = ct_map(r, k, &k4, &key, &ks);
+
+	update(m, key, ks, ct, sizeof(*ct), "conntrack");
 }
 
 void bpfrun_ct_clear(struct bpfrun *r)
 {
-	struct xlb_flow_key k, next;
-	struct bpf_map *m = r->skel->maps.xlb_conntrack;
+	struct bpf_map *maps[] = { r->skel->maps.xlb_conntrack4,
+				   r->skel->maps.xlb_conntrack6 };
+	struct xlb_flow_key k, next; /* large enough for either key */
 
-	while (!bpf_map__get_next_key(m, NULL, &next, sizeof(next))) {
-		k = next;
-		cr_assert(!bpf_map__delete_elem(m, &k, sizeof(k), 0),
-			  "clearing the connection table: %s", strerror(errno));
+	for (size_t i = 0; i < 2; i++) {
+		size_t ks = bpf_map__key_size(maps[i]);
+
+		while (!bpf_map__get_next_key(maps[i], NULL, &next, ks)) {
+			k = next;
+			cr_assert(!bpf_map__delete_elem(maps[i], &k, ks, 0),
+				  "clearing the connection table: %s",
+				  strerror(errno));
+		}
 	}
 }
 
