@@ -541,9 +541,6 @@ static int normalise(const struct xlb_config *cfg, struct xlb_config *out)
 	return 0;
 }
 
-/* Bytes between two slots of a ring map's mmap'ed values. */
-#define RING_STRIDE 8
-
 /* An empty ring (inner) map of @m slots: same type, sizes and flags as
  * the program's template, or the outer map refuses it. */
 static int ring_map_create(__u32 m)
@@ -552,7 +549,8 @@ static int ring_map_create(__u32 m)
 	int fd;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32),
-			    sizeof(__u32), m, &o);
+			    sizeof(struct xlb_ring_pair), XLB_RING_ELEMS(m),
+			    &o);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -592,9 +590,10 @@ static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
 			v->name, strerror(-err));
 		goto out;
 	}
-	/* An array map lays its elements out round_up(value_size, 8) bytes
-	 * apart, in the mmap'ed area too: a __u32 slot every 8 bytes. */
-	len = ((size_t)m * RING_STRIDE + pg - 1) / pg * pg;
+	/* mmap'ed, the ring is a __u32 per slot (struct xlb_ring_pair) */
+	len = ((size_t)XLB_RING_ELEMS(m) * sizeof(struct xlb_ring_pair) + pg -
+	       1) /
+	      pg * pg;
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		err = -errno;
@@ -602,8 +601,9 @@ static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
 			strerror(errno));
 		goto out;
 	}
-	for (__u32 i = 0; i < m; i++)
-		*(__u32 *)((char *)mem + (size_t)i * RING_STRIDE) = table[i];
+	memcpy(mem, table, (size_t)m * sizeof(*table));
+	if (m & 1) /* the unused last half */
+		((__u32 *)mem)[m] = XLB_MAGLEV_EMPTY;
 	munmap(mem, len);
 out:
 	free(mb);

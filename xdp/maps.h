@@ -47,14 +47,17 @@ struct {
 	__type(value, __u64);
 } xlb_addr_filter SEC(".maps");
 
-/* One VIP's Maglev table: slot -> backend id. The size is set at load
- * time (ring_size); ctl builds a new one aside and swaps it in whole. */
+/* One VIP's Maglev table: slot -> backend id, two slots per element. The
+ * size is set at load time (ring_size); ctl builds a new one aside and
+ * swaps it in whole. */
 struct xlb_ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XLB_RING_SIZE_BUILD);
+	__uint(max_entries, XLB_RING_ELEMS(XLB_RING_SIZE_BUILD));
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, __u32);
+	/* struct xlb_ring_pair: clang emits only a forward declaration
+	 * for a struct named in an inner map, which libbpf cannot size */
+	__type(value, __u64);
 };
 
 /* vip_id -> that VIP's ring; ctl. */

@@ -86,8 +86,9 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 	int v4 = f->family == XLB_FAMILY_V4;
 	struct xlb_flow4_key k4;
 	struct xlb_backend *slot_be;
+	struct xlb_ring_pair *pair; /* the ring's __u64 values */
 	struct xlb_ct *ct = NULL;
-	__u32 slot, *idp;
+	__u32 slot, elem;
 	void *ring;
 
 	if (use_ct) {
@@ -116,10 +117,11 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 	if (!ring)
 		return -1;
 	slot = hash % ring_size;
-	idp = bpf_map_lookup_elem(ring, &slot);
-	if (!idp)
+	elem = slot / 2;
+	pair = bpf_map_lookup_elem(ring, &elem);
+	if (!pair)
 		return -1;
-	*id = *idp;
+	*id = pair->slot[slot & 1];
 	slot_be = bpf_map_lookup_elem(&xlb_backends, id);
 	if (!slot_be)
 		return -1;

@@ -98,8 +98,9 @@
  *  xlb_addr_filter ARRAY             word -> __u64 bits: bit
  *                                    xlb_addr_filter_bit(addr) set for
  *                                    every VIP address (mmapable)
- *  xlb_rings     ARRAY_OF_MAPS       vip_id -> ARRAY[ring_size] of __u32
- *                                    backend id (swapped whole on reload)
+ *  xlb_rings     ARRAY_OF_MAPS       vip_id -> ARRAY[XLB_RING_ELEMS(ring_size)]
+ *                                    of struct xlb_ring_pair: backend ids
+ *                                    (swapped whole on reload)
  *  xlb_backends  ARRAY               backend id -> struct xlb_backend
  *  xlb_conntrack4 LRU_HASH           struct xlb_flow4_key -> struct xlb_ct
  *  xlb_conntrack6 LRU_HASH           struct xlb_flow_key -> struct xlb_ct
@@ -156,6 +157,16 @@ struct xlb_vip_addr {
 	__u32 refs; /* VIPs on this address (control plane bookkeeping) */
 };
 _Static_assert(sizeof(struct xlb_vip_addr) == 8, "xlb_vip_addr layout");
+
+/* Two Maglev slots per array element: an ARRAY map rounds every value up
+ * to 8 bytes, so a lone __u32 would waste half the ring. Slot i is
+ * element i / 2, slot[i & 1]; mmap'ed, the ring is a plain __u32 array
+ * with slot i at index i. The last half of an odd-sized ring is unused. */
+struct xlb_ring_pair {
+	__u32 slot[2]; /* backend ids, host order */
+};
+_Static_assert(sizeof(struct xlb_ring_pair) == 8, "xlb_ring_pair layout");
+#define XLB_RING_ELEMS(m) (((m) + 1) / 2)
 
 /* A backend slot. gen changes every time the slot is (re)assigned, so a
  * connection-table entry that names a removed backend never matches a new

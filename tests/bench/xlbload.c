@@ -24,7 +24,8 @@ static int ring_new(uint32_t size)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
 	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring",
-				sizeof(uint32_t), sizeof(uint32_t), size, &mo);
+				sizeof(uint32_t), sizeof(struct xlb_ring_pair),
+				XLB_RING_ELEMS(size), &mo);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -176,7 +177,8 @@ int bxlb_backend(struct bxlb *x, uint32_t id, uint32_t addr)
 int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
 	      const uint32_t *ids)
 {
-	size_t sz = (size_t)x->ring_size * sizeof(uint32_t);
+	size_t sz = (size_t)XLB_RING_ELEMS(x->ring_size) *
+		    sizeof(struct xlb_ring_pair);
 	uint32_t *ring;
 	int fd, err = 0;
 

@@ -443,7 +443,11 @@ static int check_converged(int k)
 		{ ERR("ring map id %u: %s\n", inner_id, strerror(errno)); return 1; }
 	fd = map_fd("xlb_backends");
 	for (slot = 0; slot < 251; slot++) {
-		if (bpf_map_lookup_elem(rfd, &slot, &v) ||
+		struct xlb_ring_pair pair;
+		uint32_t elem = slot / 2;
+
+		if (bpf_map_lookup_elem(rfd, &elem, &pair) ||
+		    (v = pair.slot[slot & 1], 0) ||
 		    bpf_map_lookup_elem(fd, &v, &be)) {
 			ERR("ring slot %u unreadable or backend %u\n", slot, v);
 			bad++;

@@ -38,7 +38,8 @@ static int ring_create(uint32_t ring_size)
 	int fd;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_test_ring", sizeof(__u32),
-			    sizeof(__u32), ring_size, &opts);
+			    sizeof(struct xlb_ring_pair),
+			    XLB_RING_ELEMS(ring_size), &opts);
 	cr_assert(fd >= 0, "creating a ring map of %u slots: %s", ring_size,
 		  strerror(errno));
 	return fd;
@@ -189,9 +190,16 @@ void bpfrun_set_ring(struct bpfrun *r, uint32_t vip_id, const uint32_t *slots)
 	__u32 i;
 	int fd = ring_create(r->ring_size);
 
-	for (i = 0; i < r->ring_size; i++)
-		cr_assert(!bpf_map_update_elem(fd, &i, &slots[i], BPF_ANY),
-			  "filling ring slot %u: %s", i, strerror(errno));
+	for (i = 0; i < XLB_RING_ELEMS(r->ring_size); i++) {
+		struct xlb_ring_pair p = { { slots[2 * i],
+					     2 * i + 1 < r->ring_size ?
+						     slots[2 * i + 1] :
+						     XLB_MAGLEV_EMPTY } };
+
+		cr_assert(!bpf_map_update_elem(fd, &i, &p, BPF_ANY),
+			  "filling ring slots %u-%u: %s", 2 * i, 2 * i + 1,
+			  strerror(errno));
+	}
 	update(r->skel->maps.xlb_rings, &vip_id, sizeof(vip_id), &fd,
 	       sizeof(fd), "ring");
 	/* The outer map holds its own reference. */
@@ -213,7 +221,8 @@ void bpfrun_fill_ring(struct bpfrun *r, uint32_t vip_id, const uint32_t *ids,
 
 uint32_t bpfrun_ring_slot(struct bpfrun *r, uint32_t vip_id, uint32_t slot)
 {
-	__u32 inner_id, v;
+	struct xlb_ring_pair p;
+	__u32 inner_id, elem = slot / 2;
 	int err, fd;
 
 	err = bpf_map__lookup_elem(r->skel->maps.xlb_rings, &vip_id,
@@ -223,10 +232,10 @@ uint32_t bpfrun_ring_slot(struct bpfrun *r, uint32_t vip_id, uint32_t slot)
 	fd = bpf_map_get_fd_by_id(inner_id);
 	cr_assert(fd >= 0, "opening ring map id %u: %s", inner_id,
 		  strerror(errno));
-	err = bpf_map_lookup_elem(fd, &slot, &v);
+	err = bpf_map_lookup_elem(fd, &elem, &p);
 	close(fd);
 	cr_assert(!err, "reading ring slot %u: %s", slot, strerror(errno));
-	return v;
+	return p.slot[slot & 1];
 }
 
 int bpfrun_run(struct bpfrun *r, const uint8_t *in, size_t in_len, uint8_t *out,
