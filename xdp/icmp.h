@@ -153,6 +153,44 @@ static __always_inline int echo_reply_v6(struct xdp_md *ctx,
 }
 
 /**
+ * icmp_reply_frame - reshape the frame into a reply to its sender
+ * @hdrs:  bytes of new headers (IP + ICMP) put in front of the quote
+ * @quote: bytes of the offending IP packet the reply keeps
+ * @etype: ethertype of the reply
+ *
+ * The Ethernet addresses are swapped and the VLAN tags kept, so the reply
+ * goes back where the packet came from. Returns 0 with room for the new
+ * headers at the packet's L3 offset (packet pointers must be reloaded), -1
+ * if the frame could not be resized.
+ */
+static __always_inline int icmp_reply_frame(struct xdp_md *ctx,
+					    const struct pkt *p, __u32 hdrs,
+					    __u32 quote, __u16 etype)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u8 mac_dst[ETH_ALEN], mac_src[ETH_ALEN];
+	struct ethhdr *eth = data;
+	__u32 want = p->l3_off + hdrs + quote;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(mac_dst, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(mac_src, eth->h_dest, ETH_ALEN);
+	if (bpf_xdp_adjust_head(ctx, -(int)hdrs))
+		return -1;
+	if (bpf_xdp_adjust_tail(ctx,
+				(int)want - (int)bpf_xdp_get_buff_len(ctx)))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + XLB_MAX_L3_OFF > data_end)
+		return -1;
+	write_l2(data, p, mac_dst, mac_src, etype);
+	return 0;
+}
+
+/**
  * too_big_v4 - turn the packet into ICMP "fragmentation needed"
  * @mtu: next-hop MTU to announce (host order)
  *
@@ -164,36 +202,24 @@ static __always_inline int echo_reply_v6(struct xdp_md *ctx,
 static __always_inline int too_big_v4(struct xdp_md *ctx, const struct pkt *p,
 				      __u16 mtu)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	__u32 l3 = p->l3_off, hl = p->l4_off - p->l3_off;
-	__u32 quote = hl + 8, want;
-	struct ethhdr *eth = data;
-	__u8 mac_dst[ETH_ALEN], mac_src[ETH_ALEN];
+	__u32 quote = hl + 8;
+	void *data, *data_end;
 	struct icmphdr *ic;
 	struct iphdr *iph;
 
-	if (l3 > XLB_MAX_L3_OFF || hl > 60 || (void *)(eth + 1) > data_end)
+	if (l3 > XLB_MAX_L3_OFF || hl > 60)
 		return -1;
-	__builtin_memcpy(mac_dst, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(mac_src, eth->h_dest, ETH_ALEN);
-
-	want = l3 + sizeof(*iph) + sizeof(*ic) + quote;
-	if (bpf_xdp_adjust_head(ctx, -(int)(sizeof(*iph) + sizeof(*ic))))
-		return -1;
-	if (bpf_xdp_adjust_tail(ctx,
-				(int)want - (int)bpf_xdp_get_buff_len(ctx)))
+	if (icmp_reply_frame(ctx, p, sizeof(*iph) + sizeof(*ic), quote,
+			     bpf_htons(ETH_P_IP)))
 		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (data + XLB_MAX_L3_OFF > data_end)
-		return -1;
 	iph = data + l3;
 	ic = (void *)(iph + 1);
 	if ((void *)(ic + 1) > data_end)
 		return -1;
 
-	write_l2(data, p, mac_dst, mac_src, bpf_htons(ETH_P_IP));
 	*(__u8 *)iph = 0x45;
 	iph->tos = 0;
 	iph->tot_len = bpf_htons(sizeof(*iph) + sizeof(*ic) + quote);
@@ -223,37 +249,25 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct pkt *p,
 static __always_inline int too_big_v6(struct xdp_md *ctx, const struct pkt *p,
 				      __u32 mtu)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 l3 = p->l3_off, want, sum;
+	__u32 l3 = p->l3_off, sum;
 	__u32 quote = p->ip_len < XLB_ICMP6_QUOTE ? p->ip_len : XLB_ICMP6_QUOTE;
-	struct ethhdr *eth = data;
-	__u8 mac_dst[ETH_ALEN], mac_src[ETH_ALEN];
+	void *data, *data_end;
 	struct icmp6hdr *ic;
 	struct ipv6hdr *ip6h;
 
 	quote &= ~1U;
-	if (l3 > XLB_MAX_L3_OFF || (void *)(eth + 1) > data_end)
+	if (l3 > XLB_MAX_L3_OFF)
 		return -1;
-	__builtin_memcpy(mac_dst, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(mac_src, eth->h_dest, ETH_ALEN);
-
-	want = l3 + sizeof(*ip6h) + sizeof(*ic) + quote;
-	if (bpf_xdp_adjust_head(ctx, -(int)(sizeof(*ip6h) + sizeof(*ic))))
-		return -1;
-	if (bpf_xdp_adjust_tail(ctx,
-				(int)want - (int)bpf_xdp_get_buff_len(ctx)))
+	if (icmp_reply_frame(ctx, p, sizeof(*ip6h) + sizeof(*ic), quote,
+			     bpf_htons(ETH_P_IPV6)))
 		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (data + XLB_MAX_L3_OFF > data_end)
-		return -1;
 	ip6h = data + l3;
 	ic = (void *)(ip6h + 1);
 	if ((void *)(ic + 1) > data_end)
 		return -1;
 
-	write_l2(data, p, mac_dst, mac_src, bpf_htons(ETH_P_IPV6));
 	*(__be32 *)ip6h = bpf_htonl(0x60000000U);
 	ip6h->payload_len = bpf_htons(sizeof(*ic) + quote);
 	ip6h->nexthdr = IPPROTO_ICMPV6;
