@@ -90,11 +90,13 @@ static int maglev_times(struct bench_ctl *c)
 	return 0;
 }
 
+/* Memory of one VIP ring of @size slots, made as lib/maps.c makes it. */
 static uint64_t ring_memlock(uint32_t size)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
-	int fd =
-		bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", 4, 4, size, &mo);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32),
+				sizeof(struct xlb_ring_pair),
+				XLB_RING_ELEMS(size), &mo);
 	uint64_t v;
 
 	if (fd < 0)
