@@ -42,8 +42,6 @@ patch("xlb.bpf.c", "\tbs = bpf_map_lookup_elem(&xlb_be_stats, &be_id);",
       "#ifdef ABL_NO_STATS\n\tbs = NULL;\n#else\n\tbs = bpf_map_lookup_elem(&xlb_be_stats, &be_id);\n#endif")
 patch("xlb.bpf.c", "\t__u32 hash = xlb_flow_hash(f, vip->hash_mode);",
       "#ifdef ABL_NO_HASH\n\t__u32 hash = f->src[0] ^ f->sport;\n#else\n\t__u32 hash = xlb_flow_hash(f, vip->hash_mode);\n#endif")
-patch("xlb.bpf.c", "\tbytes = bpf_xdp_get_buff_len(ctx);",
-      "#ifdef ABL_NO_GETLEN\n\tbytes = ctx->data_end - ctx->data;\n#else\n\tbytes = bpf_xdp_get_buff_len(ctx);\n#endif")
 patch("encap.h", "\tif (bpf_xdp_adjust_head(ctx, -(int)olen))",
       "#ifdef ABL_NO_ENCAP\n\treturn 0;\n#endif\n\tif (bpf_xdp_adjust_head(ctx, -(int)olen))")
 PY
@@ -53,8 +51,7 @@ variants=(
 	"no-stats:-DABL_NO_STATS"
 	"no-flow-hash:-DABL_NO_HASH"
 	"no-encap:-DABL_NO_ENCAP"
-	"no-get-buff-len:-DABL_NO_GETLEN"
-	"bare:-DABL_NO_STATS -DABL_NO_HASH -DABL_NO_ENCAP -DABL_NO_GETLEN"
+	"bare:-DABL_NO_STATS -DABL_NO_HASH -DABL_NO_ENCAP"
 )
 # inserting paths are left out: their churn scatters the table and slows
 # every later established path (see docs/benchmarks.md)
