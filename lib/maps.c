@@ -29,6 +29,7 @@
 #include "log.h"
 #include "maglev.h"
 #include "maps.h"
+#include "vipindex.h"
 #include "filter.h"
 #include "netlink.h"
 #include "xlb.skel.h"
@@ -47,6 +48,7 @@ static const struct {
 } pin_maps[] = {
 	{ "xlb_cfg", offsetof(struct xlb_instance, cfg_fd) },
 	{ "xlb_vips", offsetof(struct xlb_instance, vips_fd) },
+	{ "xlb_vip_index", offsetof(struct xlb_instance, index_fd) },
 	{ "xlb_vip_addrs", offsetof(struct xlb_instance, addrs_fd) },
 	{ "xlb_rings", offsetof(struct xlb_instance, rings_fd) },
 	{ "xlb_backends", offsetof(struct xlb_instance, backends_fd) },
@@ -330,6 +332,17 @@ static void vip_key(struct xlb_vip_key *k, const struct xlb_vip_cfg *v)
 	k->family = v->addr.family;
 }
 
+/* The datapath's record of VIP @v under id @vid. */
+static void mk_vip(struct xlb_vip *vip, const struct xlb_vip_cfg *v, __u32 vid)
+{
+	memset(vip, 0, sizeof(*vip));
+	vip->vip_id = vid;
+	vip->flags = v->conntrack ? 0 : XLB_VIP_F_NO_CONNTRACK;
+	vip->hash_mode = v->hash_mode;
+	vip->encap = v->encap;
+	vip->gue_port = htons(v->gue_port);
+}
+
 void xlb_state_free(struct xlb_state *st)
 {
 	for (size_t i = 0; i < st->cfg.n_vips; i++) {
@@ -503,6 +516,7 @@ struct plan {
 	struct new_ring *rings;
 	size_t n_rings;
 	int empty_fd; /* an all-empty ring for removed VIPs' ids, or -1 */
+	struct xlb_vip_slot *index; /* the new VIP index, or NULL: no change */
 	struct xlb_cfg hw;
 	bool hw_changed;
 };
@@ -515,6 +529,7 @@ static void plan_free(struct plan *p)
 	if (p->empty_fd >= 0)
 		close(p->empty_fd);
 	free(p->rings);
+	free(p->index);
 	if (p->new_slot)
 		for (size_t i = 0; i < p->want.n_vips; i++)
 			free(p->new_slot[i]);
@@ -685,6 +700,38 @@ static int resolve_hw(const struct xlb_config *cfg,
 	return 0;
 }
 
+/* The new VIP index, when any VIP is added, removed or changed. */
+static int plan_index(struct plan *p)
+{
+	size_t n = p->want.n_vips, bad = 0;
+	struct xlb_vip_key *keys;
+	struct xlb_vip *vips;
+	int err;
+
+	if (!p->d.vips_added && !p->d.vips_removed && !p->d.vips_changed)
+		return 0;
+	p->index = calloc(XLB_VIP_INDEX_SLOTS, sizeof(*p->index));
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	vips = calloc(n ? n : 1, sizeof(*vips));
+	if (!p->index || !keys || !vips) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		vip_key(&keys[i], &p->want.vips[i]);
+		mk_vip(&vips[i], &p->want.vips[i], p->new_vip_id[i]);
+	}
+	err = xlb_vip_index_fill(p->index, keys, vips, n, &bad);
+	if (err)
+		xlb_err("VIP %s: no free slot in the VIP index within %d of its home (%zu VIPs in %d slots); change or drop this VIP and reload, and please report the configuration\n",
+			p->want.vips[bad].name, XLB_VIP_INDEX_PROBES, n,
+			XLB_VIP_INDEX_SLOTS);
+out:
+	free(keys);
+	free(vips);
+	return err;
+}
+
 /* Everything that can fail without touching the datapath: ids, slots,
  * MACs, and every new ring built aside. */
 static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
@@ -778,6 +825,9 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 		r->slots = p->new_slot[vd->new_idx];
 		r->fd = -1;
 	}
+	err = plan_index(p);
+	if (err)
+		return err;
 	if (p->d.vips_removed) {
 		static const struct xlb_vip_cfg none = { .name = "(removed)" };
 
@@ -1102,11 +1152,7 @@ static int apply_writes(const struct xlb_instance *in,
 		v = &w->vips[vd->new_idx];
 		vid = p->new_vip_id[vd->new_idx];
 		vip_key(&k, v);
-		vip.vip_id = vid;
-		vip.flags = v->conntrack ? 0 : XLB_VIP_F_NO_CONNTRACK;
-		vip.hash_mode = v->hash_mode;
-		vip.encap = v->encap;
-		vip.gue_port = htons(v->gue_port);
+		mk_vip(&vip, v, vid);
 		TRY(bpf_map_update_elem(in->vips_fd, &k, &vip, 0),
 		    "cannot write VIP %s: %s\n", v->name, strerror(-err));
 		snprintf(m.name, sizeof(m.name), "%s", v->name);
@@ -1161,6 +1207,11 @@ static int apply_writes(const struct xlb_instance *in,
 		    "cannot clear the name of VIP %s: %s\n", v->name,
 		    strerror(-err));
 	}
+	/* The index the datapath reads: the new and changed VIPs in, the
+	 *    removed ones out, in one swap. */
+	if (p->index)
+		TRY(xlb_vip_index_install(in->index_fd, p->index),
+		    "cannot swap in the new VIP index: %s\n", strerror(-err));
 	TRY(drop_rings(in, p, gone, n_gone),
 	    "cannot delete the rings of removed VIPs: %s\n", strerror(-err));
 	for (size_t i = 0; i < st->cfg.n_vips; i++) {

@@ -30,7 +30,8 @@ struct xlb_instance {
 	int ifindex; /* 0 if the interface is gone */
 	int prog_fd;
 	uint32_t prog_id;
-	int cfg_fd, vips_fd, addrs_fd, rings_fd, backends_fd, ct4_fd, ct6_fd;
+	int cfg_fd, vips_fd, index_fd, addrs_fd, rings_fd, backends_fd, ct4_fd;
+	int ct6_fd;
 	int stats_fd, vip_stats_fd, be_stats_fd, meta_fd, filter_fd, rodata_fd;
 	uint32_t ring_size; /* Maglev table size the program was built with */
 	uint32_t conntrack_size; /* flows */

@@ -29,6 +29,26 @@ struct {
 	__type(value, struct xlb_vip);
 } xlb_vips SEC(".maps");
 
+/* The VIPs again, as the datapath looks them up: open addressing in an
+ * ARRAY (struct xlb_vip_slot), so a lookup is a few inlined loads instead
+ * of a hash-map helper call (jhash, bucket, element, memcmp). ctl builds
+ * a new one aside and swaps it in whole. mmapable: values start on a
+ * page, so each 64-byte slot is one cache line. */
+struct xlb_vip_index_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_VIP_INDEX_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__uint(value_size, sizeof(struct xlb_vip_slot));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct xlb_vip_index_inner);
+} xlb_vip_index SEC(".maps");
+
 /* Every VIP address, for decisions by address alone; ctl. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -31,6 +31,42 @@ static __always_inline int verdict(__u32 reason, int action)
 	return action;
 }
 
+/* The VIP of @k: the index slots from its home on, up to the first
+ * empty one. NULL if none (or no index is installed yet). */
+static __always_inline struct xlb_vip *vip_find(const struct xlb_vip_key *k)
+{
+	const __u64 *kw = (const __u64 *)k;
+	__u32 home = xlb_vip_index_home(k), zero = 0;
+	void *index = bpf_map_lookup_elem(&xlb_vip_index, &zero);
+
+	if (!index)
+		return NULL;
+	for (__u32 i = 0; i < XLB_VIP_INDEX_PROBES; i++) {
+		__u32 n = (home + i) & (XLB_VIP_INDEX_SLOTS - 1);
+		struct xlb_vip_slot *s = bpf_map_lookup_elem(index, &n);
+		const __u64 *sw;
+
+		if (!s || !s->key.family)
+			return NULL;
+		sw = (const __u64 *)&s->key;
+		if (!((sw[0] ^ kw[0]) | (sw[1] ^ kw[1])) &&
+		    ((const __u32 *)sw)[4] == ((const __u32 *)kw)[4])
+			return &s->vip;
+	}
+	return NULL;
+}
+
+/* @k's VIP, or else the wildcard-port VIP of its address and protocol. */
+static __always_inline struct xlb_vip *vip_find_or_any(struct xlb_vip_key *k)
+{
+	struct xlb_vip *vip = vip_find(k);
+
+	if (vip)
+		return vip;
+	k->port = 0;
+	return vip_find(k);
+}
+
 /* Bloom-filter test: 0 means "certainly not a VIP address". */
 static __always_inline int maybe_vip_addr(const struct xlb_flow_key *f)
 {
@@ -216,7 +252,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p,
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct xlb_vip_key vk = {};
+	struct xlb_vip_key vk __attribute__((aligned(8))) = {};
 	struct xlb_flow_key f = {};
 	struct xlb_vip *vip;
 	__u8 *ic = data + p->l4_off;
@@ -248,13 +284,9 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p,
 	if (icmp_err_flow(data, data_end, p->l4_off + 8, p->l3_off + p->ip_len,
 			  p->flow.family, &f, &vk))
 		return verdict(XLB_CNT_DROP_ICMP_UNMATCHED, XDP_DROP);
-	vip = bpf_map_lookup_elem(&xlb_vips, &vk);
-	if (!vip) {
-		vk.port = 0;
-		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
-		if (!vip)
-			return verdict(XLB_CNT_DROP_ICMP_UNMATCHED, XDP_DROP);
-	}
+	vip = vip_find_or_any(&vk);
+	if (!vip)
+		return verdict(XLB_CNT_DROP_ICMP_UNMATCHED, XDP_DROP);
 	return forward(ctx, p, &f, vip, 0, XLB_CNT_TX_ICMP_ERR_FWD);
 }
 
@@ -263,7 +295,7 @@ int xlb_main(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct xlb_vip_key vk = {};
+	struct xlb_vip_key vk __attribute__((aligned(8))) = {};
 	struct xlb_vip_addr *va;
 	struct xlb_vip *vip;
 	struct pkt p = {};
@@ -337,14 +369,9 @@ int xlb_main(struct xdp_md *ctx)
 	vk.port = p.flow.dport;
 	vk.proto = p.flow.proto;
 	vk.family = p.flow.family;
-	vip = bpf_map_lookup_elem(&xlb_vips, &vk);
-	if (!vip) {
-		vk.port = 0;
-		vip = bpf_map_lookup_elem(&xlb_vips, &vk);
-		if (!vip)
-			return not_balanced(&p.flow, XLB_CNT_PASS_VIP_OTHER,
-					    XDP_PASS);
-	}
+	vip = vip_find_or_any(&vk);
+	if (!vip)
+		return not_balanced(&p.flow, XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
 	return forward(ctx, &p, &p.flow, vip, insert, XLB_CNT_TX);
 }
 

@@ -21,6 +21,12 @@
 #define XLB_MAX_BACKENDS 65536
 /* Backends one VIP may have. */
 #define XLB_MAX_BACKENDS_PER_VIP 4096
+/* Slots of the VIP index (xlb_vip_index): 8 per VIP at most, so probe
+ * runs stay short; a power of two. */
+#define XLB_VIP_INDEX_SLOTS 8192
+/* Slots a key may sit past its home slot (linear probing). ctl refuses a
+ * set of VIPs that does not fit, before changing anything. */
+#define XLB_VIP_INDEX_PROBES 8
 /* Distinct VIP addresses (echo/fragment lookups are by address). */
 #define XLB_MAX_VIP_ADDRS XLB_MAX_VIPS
 /* Bits of the VIP address filter (xlb_addr_filter): a one-hash Bloom
@@ -94,6 +100,12 @@
  *
  *  xlb_cfg       ARRAY[1]            struct xlb_cfg
  *  xlb_vips      HASH                struct xlb_vip_key -> struct xlb_vip
+ *                                    (ctl's record; the datapath reads
+ *                                    xlb_vip_index)
+ *  xlb_vip_index ARRAY_OF_MAPS[1]    0 -> ARRAY[XLB_VIP_INDEX_SLOTS] of
+ *                                    struct xlb_vip_slot: the same VIPs,
+ *                                    open addressing, built aside and
+ *                                    swapped in whole
  *  xlb_vip_addrs HASH                struct xlb_addr_key -> struct xlb_vip_addr
  *  xlb_addr_filter ARRAY             word -> __u64 bits: bit
  *                                    xlb_addr_filter_bit(addr) set for
@@ -142,6 +154,17 @@ struct xlb_vip {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct xlb_vip) == 16, "xlb_vip layout");
+
+/* One slot of the VIP index: a key and its VIP, one cache line. A key
+ * sits in the first free slot from xlb_vip_index_home(key) on, at most
+ * XLB_VIP_INDEX_PROBES - 1 past it; a lookup stops at an empty slot. */
+struct xlb_vip_slot {
+	struct xlb_vip_key key; /* family 0: empty */
+	__u32 pad;
+	struct xlb_vip vip;
+	__u8 pad2[24];
+};
+_Static_assert(sizeof(struct xlb_vip_slot) == 64, "xlb_vip_slot layout");
 
 /* An address some VIP uses, for what is decided by address alone
  * (ICMP echo, fragments, ICMP errors). */

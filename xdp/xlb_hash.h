@@ -81,6 +81,20 @@ XLB_INLINE __u32 xlb_flow_hash(const struct xlb_flow_key *f, __u8 mode)
 	return xlb_fmix(h ^ 40);
 }
 
+/* The home slot of a VIP key in the VIP index. */
+XLB_INLINE __u32 xlb_vip_index_home(const struct xlb_vip_key *k)
+{
+	__u32 h = XLB_HASH_SEED;
+
+	h = xlb_mix(h, k->addr[0]);
+	h = xlb_mix(h, k->addr[1]);
+	h = xlb_mix(h, k->addr[2]);
+	h = xlb_mix(h, k->addr[3]);
+	h = xlb_mix(h, (__u32)k->port | (__u32)k->proto << 16 |
+			       (__u32)k->family << 24);
+	return xlb_fmix(h) & (XLB_VIP_INDEX_SLOTS - 1);
+}
+
 /* The IPv4 connection-table key of an IPv4 flow. */
 XLB_INLINE void xlb_flow4_key_of(const struct xlb_flow_key *f,
 				 struct xlb_flow4_key *k)

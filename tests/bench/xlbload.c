@@ -17,6 +17,7 @@
 #include "filter.h"
 #include "bench.h"
 #include "maglev.h"
+#include "vipindex.h"
 #include "xlb.skel.h"
 
 /* An empty ring map of @size slots; returns its fd or -errno. */
@@ -222,6 +223,7 @@ int bxlb_vip(struct bxlb *x, const struct xlb_vip_key *key, uint32_t vip_id,
 	};
 	struct xlb_addr_key ak = {};
 	struct xlb_vip_addr va = { .flags = addr_flags, .refs = 1 };
+	int index_fd = map_fd(x, "xlb_vip_index");
 	int err = bxlb_ring(x, vip_id, table, ids);
 
 	if (err)
@@ -234,6 +236,13 @@ int bxlb_vip(struct bxlb *x, const struct xlb_vip_key *key, uint32_t vip_id,
 		fprintf(stderr, "xlb-bench: cannot write VIP %u: %s\n", vip_id,
 			strerror(errno));
 		return -errno;
+	}
+	/* the datapath reads VIPs from the index (an --object variant
+	 * from before it has none) */
+	if (index_fd >= 0 && (err = xlb_vip_index_sync(x->vips_fd, index_fd))) {
+		fprintf(stderr, "xlb-bench: cannot rebuild the VIP index: %s\n",
+			strerror(-err));
+		return err;
 	}
 	return 0;
 }

@@ -288,6 +288,95 @@ Test(hash, wildcard_port_v6)
 	wildcard_case(6);
 }
 
+/* ---- VIP index: keys that share a home slot ------------------------------ */
+
+/* XLB_VIP_INDEX_PROBES + 1 ports of @vip whose keys share one home slot
+ * of the VIP index: the first ones fill the whole probe run. */
+static void same_home_ports(const char *vip, uint16_t *ports)
+{
+	static uint16_t count[XLB_VIP_INDEX_SLOTS];
+	const unsigned want = XLB_VIP_INDEX_PROBES + 1;
+	uint32_t home = UINT32_MAX, port, n = 0;
+
+	memset(count, 0, sizeof(count));
+	for (port = 1; port < 65536 && home == UINT32_MAX; port++) {
+		struct xlb_vip_key k =
+			bpfrun_vip_key(vip, (uint16_t)port, IPPROTO_TCP);
+		uint32_t h = xlb_vip_index_home(&k);
+
+		if (++count[h] == want)
+			home = h;
+	}
+	cr_assert_neq(home, UINT32_MAX, "no %u ports share a home", want);
+	for (port = 1; n < want; port++) {
+		struct xlb_vip_key k =
+			bpfrun_vip_key(vip, (uint16_t)port, IPPROTO_TCP);
+
+		if (xlb_vip_index_home(&k) == home)
+			ports[n++] = (uint16_t)port;
+	}
+}
+
+/* VIPs whose index keys collide are all found by the BPF look-up (which
+ * compares the whole key, port and protocol included), a key past the
+ * probe run is not, and removing the VIP at the home slot leaves the
+ * others reachable. */
+static void index_case(int family)
+{
+	const char *vip = family == 4 ? "192.0.2.1" : "2001:db8::1";
+	const char *cli = family == 4 ? "198.51.100.7" : "2001:db8::7";
+	uint16_t ports[XLB_VIP_INDEX_PROBES + 1];
+	struct xlb_vip_key k;
+	struct pkt p;
+	uint32_t i;
+
+	same_home_ports(vip, ports);
+	bpfrun_open(&r, RING);
+	bpfrun_set_cfg(&r, &CFG);
+	add_backends(family, BE_BASE);
+	for (i = 0; i < XLB_VIP_INDEX_PROBES; i++) {
+		struct xlb_vip v = { .vip_id = i + 1 };
+		uint32_t be = BE_BASE + i % NBE;
+
+		k = bpfrun_vip_key(vip, ports[i], IPPROTO_TCP);
+		bpfrun_add_vip(&r, &k, &v, 0);
+		bpfrun_fill_ring(&r, i + 1, &be, 1);
+	}
+	for (i = 0; i < XLB_VIP_INDEX_PROBES; i++) {
+		flow_pkt(&p, family, cli, vip, IPPROTO_TCP, 40000, ports[i]);
+		bpfrun_expect_fwd(&r, "VIP past its home slot", p.data, p.len,
+				  BE_BASE + i % NBE, XLB_CNT_TX);
+		flow_pkt(&p, family, cli, vip, IPPROTO_UDP, 40000, ports[i]);
+		bpfrun_expect_verdict(&r, "same port, other protocol", p.data,
+				      p.len, XDP_PASS, XLB_CNT_PASS_VIP_OTHER);
+	}
+	flow_pkt(&p, family, cli, vip, IPPROTO_TCP, 40000,
+		 ports[XLB_VIP_INDEX_PROBES]);
+	bpfrun_expect_verdict(&r, "same home, no VIP", p.data, p.len, XDP_PASS,
+			      XLB_CNT_PASS_VIP_OTHER);
+
+	k = bpfrun_vip_key(vip, ports[0], IPPROTO_TCP);
+	bpfrun_del_vip(&r, &k);
+	flow_pkt(&p, family, cli, vip, IPPROTO_TCP, 40000, ports[0]);
+	bpfrun_expect_verdict(&r, "removed VIP", p.data, p.len, XDP_PASS,
+			      XLB_CNT_PASS_VIP_OTHER);
+	for (i = 1; i < XLB_VIP_INDEX_PROBES; i++) {
+		flow_pkt(&p, family, cli, vip, IPPROTO_TCP, 40001, ports[i]);
+		bpfrun_expect_fwd(&r, "VIP after a removal", p.data, p.len,
+				  BE_BASE + i % NBE, XLB_CNT_TX);
+	}
+}
+
+Test(hash, vip_index_shared_home_v4)
+{
+	index_case(4);
+}
+
+Test(hash, vip_index_shared_home_v6)
+{
+	index_case(6);
+}
+
 /* ---- Consistency: BPF vs user space over 10,000 random flows ------------ */
 
 /* xorshift32: a fixed seed makes every run test the same flows. */

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include "filter.h"
+#include "vipindex.h"
 #include "bpfrun.h"
 #include "xlb_hash.h"
 #include "xlb.skel.h"
@@ -126,6 +127,16 @@ void bpfrun_set_cfg(struct bpfrun *r, const struct xlb_cfg *cfg)
 	r->cfg = *cfg;
 }
 
+/* The datapath reads VIPs from xlb_vip_index: rebuild it from xlb_vips,
+ * as xlbctl does after writing them. */
+static void sync_index(struct bpfrun *r)
+{
+	int err = xlb_vip_index_sync(bpf_map__fd(r->skel->maps.xlb_vips),
+				     bpf_map__fd(r->skel->maps.xlb_vip_index));
+
+	cr_assert(!err, "rebuilding the VIP index: %s", strerror(-err));
+}
+
 void bpfrun_add_vip(struct bpfrun *r, const struct xlb_vip_key *k,
 		    const struct xlb_vip *v, uint32_t addr_flags)
 {
@@ -133,6 +144,7 @@ void bpfrun_add_vip(struct bpfrun *r, const struct xlb_vip_key *k,
 	struct xlb_vip_addr va = {};
 
 	update(r->skel->maps.xlb_vips, k, sizeof(*k), v, sizeof(*v), "vip");
+	sync_index(r);
 	memcpy(ak.addr, k->addr, sizeof(ak.addr));
 	ak.family = k->family;
 	if (bpf_map__lookup_elem(r->skel->maps.xlb_vip_addrs, &ak, sizeof(ak),
@@ -151,6 +163,7 @@ void bpfrun_del_vip(struct bpfrun *r, const struct xlb_vip_key *k)
 		bpf_map__delete_elem(r->skel->maps.xlb_vips, k, sizeof(*k), 0);
 
 	cr_assert(!err, "deleting a VIP: %s", strerror(-err));
+	sync_index(r);
 }
 
 void bpfrun_set_addr(struct bpfrun *r, const struct xlb_addr_key *k,
