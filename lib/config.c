@@ -2,6 +2,7 @@
 /* Reads an xlb YAML config (libyaml events -> a small tree -> the model)
  * and reports every problem it finds with its file:line:column. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "vipindex.h"
 
 /* Bytes: a config of 1024 VIPs and 65536 backends is about 3 MiB, so a
  * bigger file is a wrong path, and refusing it bounds our memory. */
@@ -1250,6 +1252,46 @@ static bool same_key(const struct xlb_vip_cfg *a, const struct xlb_vip_cfg *b)
 	       a->proto == b->proto;
 }
 
+/* The datapath finds VIPs in an index of XLB_VIP_INDEX_SLOTS slots where
+ * each must sit within XLB_VIP_INDEX_PROBES of its hashed home: refuse a
+ * set that does not fit here, with the VIP that found no room. Checked on
+ * the @n VIPs @idx names (those with a valid key). */
+static void check_index(struct ctx *c, const struct xlb_config *cfg,
+			const size_t *idx, size_t n)
+{
+	struct xlb_vip_slot *slots =
+		calloc(XLB_VIP_INDEX_SLOTS, sizeof(*slots));
+	struct xlb_vip_key *keys = calloc(n ? n : 1, sizeof(*keys));
+	struct xlb_vip *vips = calloc(n ? n : 1, sizeof(*vips));
+	size_t bad;
+	int err;
+
+	if (!slots || !keys || !vips) {
+		err_at(c, NULL, "out of memory checking %zu vips", n);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct xlb_vip_cfg *v = &cfg->vips[idx[i]];
+
+		memcpy(keys[i].addr, v->addr.a, sizeof(keys[i].addr));
+		keys[i].port = htons(v->port);
+		keys[i].proto = v->proto;
+		keys[i].family = v->addr.family;
+	}
+	err = xlb_vip_index_fill(slots, keys, vips, n, &bad);
+	if (err == -ENOSPC)
+		err_at(c, &cfg->vips[idx[bad]].pos,
+		       "vip '%s' finds no free slot in the datapath's VIP index: too many of the %zu vips hash next to it (%d slots, a vip may sit at most %d past its own); change its port or address, or drop a vip",
+		       cfg->vips[idx[bad]].name, n, XLB_VIP_INDEX_SLOTS,
+		       XLB_VIP_INDEX_PROBES - 1);
+	else if (err)
+		err_at(c, NULL, "out of memory checking %zu vips", n);
+out:
+	free(slots);
+	free(keys);
+	free(vips);
+}
+
 /* Duplicate names, duplicate address+port+protocol, and icmp_echo, which
  * the datapath keeps per address, differing between VIPs of one address. */
 static void check_vips(struct ctx *c, const struct xlb_config *cfg,
@@ -1300,6 +1342,8 @@ static void check_vips(struct ctx *c, const struct xlb_config *cfg,
 		       b->proto == IPPROTO_TCP ? "tcp" : "udp",
 		       aux[idx[first]].label, a->pos.line);
 	}
+
+	check_index(c, cfg, idx, n);
 
 	/* Same sort order groups VIPs by address: compare icmp_echo. */
 	for (i = 1, first = 0; i < n; i++) {

@@ -9,6 +9,8 @@ cc=${2:-clang}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 pcflags=$(pkg-config --cflags yaml-0.1 2>/dev/null || true)
 pclibs=$(pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
+# vipindex.c: the config check places VIPs in the datapath's index
+pclibs="$pclibs $(pkg-config --libs libbpf 2>/dev/null || echo -lbpf)"
 # shellcheck disable=SC2086
 exec "$cc" -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -16,5 +18,5 @@ exec "$cc" -g -O1 -fno-omit-frame-pointer \
 	-Wno-missing-field-initializers \
 	-I"$src/lib" -I"$src/xdp" $pcflags \
 	"$src/tests/fuzz/fuzz_config.c" "$src/lib/config.c" \
-	"$src/lib/config_addr.c" \
+	"$src/lib/config_addr.c" "$src/lib/vipindex.c" \
 	$pclibs -o "$out"
