@@ -125,6 +125,23 @@ static int map_memory(struct bench_ctl *c)
 		c->nmem++;
 	}
 	bxlb_close(&x);
+	/* the VIP index's inner map, which ctl creates at each change */
+	if (c->nmem < (int)(sizeof(c->mem) / sizeof(c->mem[0]))) {
+		LIBBPF_OPTS(bpf_map_create_opts, mo,
+			    .map_flags = BPF_F_MMAPABLE);
+		int fd = bpf_map_create(
+			BPF_MAP_TYPE_ARRAY, "xlb_vip_index", sizeof(__u32),
+			sizeof(struct xlb_vip_slot), XLB_VIP_INDEX_SLOTS, &mo);
+
+		if (fd >= 0) {
+			snprintf(c->mem[c->nmem].name, sizeof(c->mem[0].name),
+				 "xlb_vip_index (inner)");
+			c->mem[c->nmem].bytes = memlock(fd);
+			c->mem_total += c->mem[c->nmem].bytes;
+			c->nmem++;
+			close(fd);
+		}
+	}
 	c->ring_bytes = ring_memlock(XLB_RING_SIZE_DEFAULT);
 	c->ring_bytes_max = ring_memlock(XLB_RING_SIZE_MAX);
 	return 0;
