@@ -31,16 +31,14 @@ static __always_inline int verdict(__u32 reason, int action)
 	return action;
 }
 
-/* The VIP of @k: the index slots from its home on, up to the first
- * empty one. NULL if none (or no index is installed yet). */
-static __always_inline struct xlb_vip *vip_find(const struct xlb_vip_key *k)
+/* The VIP of @k in the VIP index @index: the slots from @k's home on, up
+ * to the first empty one. NULL if none. */
+static __always_inline struct xlb_vip *vip_find(void *index,
+						const struct xlb_vip_key *k)
 {
 	const __u64 *kw = (const __u64 *)k;
-	__u32 home = xlb_vip_index_home(k), zero = 0;
-	void *index = bpf_map_lookup_elem(&xlb_vip_index, &zero);
+	__u32 home = xlb_vip_index_home(k);
 
-	if (!index)
-		return NULL;
 	for (__u32 i = 0; i < XLB_VIP_INDEX_PROBES; i++) {
 		__u32 n = (home + i) & (XLB_VIP_INDEX_SLOTS - 1);
 		struct xlb_vip_slot *s = bpf_map_lookup_elem(index, &n);
@@ -56,15 +54,21 @@ static __always_inline struct xlb_vip *vip_find(const struct xlb_vip_key *k)
 	return NULL;
 }
 
-/* @k's VIP, or else the wildcard-port VIP of its address and protocol. */
+/* @k's VIP, or else the wildcard-port VIP of its address and protocol.
+ * NULL if neither (or no index is installed yet). */
 static __always_inline struct xlb_vip *vip_find_or_any(struct xlb_vip_key *k)
 {
-	struct xlb_vip *vip = vip_find(k);
+	__u32 zero = 0;
+	void *index = bpf_map_lookup_elem(&xlb_vip_index, &zero);
+	struct xlb_vip *vip;
 
+	if (!index)
+		return NULL;
+	vip = vip_find(index, k);
 	if (vip)
 		return vip;
 	k->port = 0;
-	return vip_find(k);
+	return vip_find(index, k);
 }
 
 /* Bloom-filter test: 0 means "certainly not a VIP address". */
