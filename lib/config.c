@@ -2,7 +2,6 @@
 /* Reads an xlb YAML config (libyaml events -> a small tree -> the model)
  * and reports every problem it finds with its file:line:column. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1262,23 +1261,14 @@ static void check_index(struct ctx *c, const struct xlb_config *cfg,
 	struct xlb_vip_slot *slots =
 		calloc(XLB_VIP_INDEX_SLOTS, sizeof(*slots));
 	struct xlb_vip_key *keys = calloc(n ? n : 1, sizeof(*keys));
-	struct xlb_vip *vips = calloc(n ? n : 1, sizeof(*vips));
 	size_t bad;
-	int err;
+	int err = -ENOMEM;
 
-	if (!slots || !keys || !vips) {
-		err_at(c, NULL, "out of memory checking %zu vips", n);
-		goto out;
+	if (slots && keys) {
+		for (size_t i = 0; i < n; i++)
+			xlb_vip_key_of(&keys[i], &cfg->vips[idx[i]]);
+		err = xlb_vip_index_fill(slots, keys, NULL, n, &bad);
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct xlb_vip_cfg *v = &cfg->vips[idx[i]];
-
-		memcpy(keys[i].addr, v->addr.a, sizeof(keys[i].addr));
-		keys[i].port = htons(v->port);
-		keys[i].proto = v->proto;
-		keys[i].family = v->addr.family;
-	}
-	err = xlb_vip_index_fill(slots, keys, vips, n, &bad);
 	if (err == -ENOSPC)
 		err_at(c, &cfg->vips[idx[bad]].pos,
 		       "vip '%s' finds no free slot in the datapath's VIP index: too many of the %zu vips hash next to it (%d slots, a vip may sit at most %d past its own); change its port or address, or drop a vip",
@@ -1286,10 +1276,8 @@ static void check_index(struct ctx *c, const struct xlb_config *cfg,
 		       XLB_VIP_INDEX_PROBES - 1);
 	else if (err)
 		err_at(c, NULL, "out of memory checking %zu vips", n);
-out:
 	free(slots);
 	free(keys);
-	free(vips);
 }
 
 /* Duplicate names, duplicate address+port+protocol, and icmp_echo, which

@@ -323,15 +323,6 @@ static void addr_key(struct xlb_addr_key *k, const struct xlb_addr *a)
 	k->family = a->family;
 }
 
-static void vip_key(struct xlb_vip_key *k, const struct xlb_vip_cfg *v)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->addr, v->addr.a, sizeof(k->addr));
-	k->port = htons(v->port);
-	k->proto = v->proto;
-	k->family = v->addr.family;
-}
-
 /* The datapath's record of VIP @v under id @vid. */
 static void mk_vip(struct xlb_vip *vip, const struct xlb_vip_cfg *v, __u32 vid)
 {
@@ -718,7 +709,7 @@ static int plan_index(struct plan *p)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		vip_key(&keys[i], &p->want.vips[i]);
+		xlb_vip_key_of(&keys[i], &p->want.vips[i]);
 		mk_vip(&vips[i], &p->want.vips[i], p->new_vip_id[i]);
 	}
 	err = xlb_vip_index_fill(p->index, keys, vips, n, &bad);
@@ -1151,7 +1142,7 @@ static int apply_writes(const struct xlb_instance *in,
 			continue;
 		v = &w->vips[vd->new_idx];
 		vid = p->new_vip_id[vd->new_idx];
-		vip_key(&k, v);
+		xlb_vip_key_of(&k, v);
 		mk_vip(&vip, v, vid);
 		TRY(bpf_map_update_elem(in->vips_fd, &k, &vip, 0),
 		    "cannot write VIP %s: %s\n", v->name, strerror(-err));
@@ -1197,7 +1188,7 @@ static int apply_writes(const struct xlb_instance *in,
 			continue;
 		v = &st->cfg.vips[vd->old_idx];
 		vid = st->vip_id[vd->old_idx];
-		vip_key(&k, v);
+		xlb_vip_key_of(&k, v);
 		err = bpf_map_delete_elem(in->vips_fd, &k);
 		if (err && err != -ENOENT)
 			TRY(err, "cannot delete VIP %s: %s\n", v->name,

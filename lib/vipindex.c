@@ -2,6 +2,7 @@
 /* The VIP index: open addressing over an ARRAY, built aside, swapped in
  * whole (xdp/xlb.bpf.c, vip_find). */
 #define _GNU_SOURCE /* qsort_r */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,15 @@
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* the kernel's "operation not supported" */
 #endif
+
+void xlb_vip_key_of(struct xlb_vip_key *k, const struct xlb_vip_cfg *v)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, v->addr.a, sizeof(k->addr));
+	k->port = htons(v->port);
+	k->proto = v->proto;
+	k->family = v->addr.family;
+}
 
 /* Orders key indices by home slot, then key bytes (qsort_r). */
 static int by_home(const void *a, const void *b, void *arg)
@@ -52,7 +62,8 @@ int xlb_vip_index_fill(struct xlb_vip_slot *slots,
 			if (s->key.family)
 				continue;
 			s->key = keys[i];
-			s->vip = vips[i];
+			if (vips)
+				s->vip = vips[i];
 			break;
 		}
 		if (p == XLB_VIP_INDEX_PROBES) {

@@ -5,11 +5,16 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "xlb_abi.h"
+
+/* The datapath's key of VIP @v (address, port, protocol, family). */
+void xlb_vip_key_of(struct xlb_vip_key *k, const struct xlb_vip_cfg *v);
 
 /**
  * xlb_vip_index_fill - place @n VIPs in index slots
  * @slots: XLB_VIP_INDEX_SLOTS entries, zeroed by the caller
+ * @vips:  each key's VIP, or NULL to place the keys only (a fit check)
  * @bad:   out, on -ENOSPC: the key that found no free slot within
  *         XLB_VIP_INDEX_PROBES of its home
  *
