@@ -290,33 +290,6 @@ Test(hash, wildcard_port_v6)
 
 /* ---- VIP index: keys that share a home slot ------------------------------ */
 
-/* XLB_VIP_INDEX_PROBES + 1 ports of @vip whose keys share one home slot
- * of the VIP index: the first ones fill the whole probe run. */
-static void same_home_ports(const char *vip, uint16_t *ports)
-{
-	static uint16_t count[XLB_VIP_INDEX_SLOTS];
-	const unsigned want = XLB_VIP_INDEX_PROBES + 1;
-	uint32_t home = UINT32_MAX, port, n = 0;
-
-	memset(count, 0, sizeof(count));
-	for (port = 1; port < 65536 && home == UINT32_MAX; port++) {
-		struct xlb_vip_key k =
-			bpfrun_vip_key(vip, (uint16_t)port, IPPROTO_TCP);
-		uint32_t h = xlb_vip_index_home(&k);
-
-		if (++count[h] == want)
-			home = h;
-	}
-	cr_assert_neq(home, UINT32_MAX, "no %u ports share a home", want);
-	for (port = 1; n < want; port++) {
-		struct xlb_vip_key k =
-			bpfrun_vip_key(vip, (uint16_t)port, IPPROTO_TCP);
-
-		if (xlb_vip_index_home(&k) == home)
-			ports[n++] = (uint16_t)port;
-	}
-}
-
 /* VIPs whose index keys collide are all found by the BPF look-up (which
  * compares the whole key, port and protocol included), a key past the
  * probe run is not, and removing the VIP at the home slot leaves the
@@ -325,12 +298,15 @@ static void index_case(int family)
 {
 	const char *vip = family == 4 ? "192.0.2.1" : "2001:db8::1";
 	const char *cli = family == 4 ? "198.51.100.7" : "2001:db8::7";
+	struct xlb_vip_key keys[XLB_VIP_INDEX_PROBES + 1];
 	uint16_t ports[XLB_VIP_INDEX_PROBES + 1];
 	struct xlb_vip_key k;
 	struct pkt p;
 	uint32_t i;
 
-	same_home_ports(vip, ports);
+	bpfrun_same_home_keys(vip, IPPROTO_TCP, keys, XLB_VIP_INDEX_PROBES + 1);
+	for (i = 0; i < XLB_VIP_INDEX_PROBES + 1; i++)
+		ports[i] = ntohs(keys[i].port);
 	bpfrun_open(&r, RING);
 	bpfrun_set_cfg(&r, &CFG);
 	add_backends(family, BE_BASE);

@@ -626,6 +626,30 @@ struct xlb_vip_key bpfrun_vip_key(const char *addr, uint16_t port,
 	return k;
 }
 
+void bpfrun_same_home_keys(const char *addr, uint8_t proto,
+			   struct xlb_vip_key *out, size_t n)
+{
+	static uint16_t count[XLB_VIP_INDEX_SLOTS];
+	uint32_t home = UINT32_MAX, port;
+	size_t i = 0;
+
+	memset(count, 0, sizeof(count));
+	for (port = 1; port < 65536 && home == UINT32_MAX; port++) {
+		struct xlb_vip_key k =
+			bpfrun_vip_key(addr, (uint16_t)port, proto);
+		uint32_t h = xlb_vip_index_home(&k);
+
+		if (++count[h] == n)
+			home = h;
+	}
+	cr_assert_neq(home, UINT32_MAX, "no %zu ports share a home slot", n);
+	for (port = 1; i < n; port++) {
+		out[i] = bpfrun_vip_key(addr, (uint16_t)port, proto);
+		if (xlb_vip_index_home(&out[i]) == home)
+			i++;
+	}
+}
+
 struct xlb_backend bpfrun_backend(const char *addr, uint32_t gen, uint8_t flags)
 {
 	struct xlb_backend b = {};

@@ -96,6 +96,10 @@ void bpfrun_ct_clear(struct bpfrun *r);
 /* A VIP key for "addr", @port (host order), @proto. */
 struct xlb_vip_key bpfrun_vip_key(const char *addr, uint16_t port,
 				  uint8_t proto);
+/* @n keys of "addr" and @proto, on the lowest ports whose keys share one
+ * home slot of the VIP index (the first home that @n ports reach). */
+void bpfrun_same_home_keys(const char *addr, uint8_t proto,
+			   struct xlb_vip_key *out, size_t n);
 /* A backend at "addr" with @gen and @flags (weight 100, state active). */
 struct xlb_backend bpfrun_backend(const char *addr, uint32_t gen,
 				  uint8_t flags);
