@@ -90,13 +90,13 @@ static int maglev_times(struct bench_ctl *c)
 	return 0;
 }
 
-/* Memory of one VIP ring of @size slots, made as lib/maps.c makes it. */
-static uint64_t ring_memlock(uint32_t size)
+/* Memory of an mmapable ARRAY of @n values of @vsize bytes, as ctl makes
+ * the inner maps (VIP rings, the VIP index); 0 if it cannot be made. */
+static uint64_t array_memlock(uint32_t vsize, uint32_t n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
-	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32),
-				sizeof(struct xlb_ring_pair),
-				XLB_RING_ELEMS(size), &mo);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_inner", sizeof(__u32),
+				vsize, n, &mo);
 	uint64_t v;
 
 	if (fd < 0)
@@ -127,23 +127,17 @@ static int map_memory(struct bench_ctl *c)
 	bxlb_close(&x);
 	/* the VIP index's inner map, which ctl creates at each change */
 	if (c->nmem < (int)(sizeof(c->mem) / sizeof(c->mem[0]))) {
-		LIBBPF_OPTS(bpf_map_create_opts, mo,
-			    .map_flags = BPF_F_MMAPABLE);
-		int fd = bpf_map_create(
-			BPF_MAP_TYPE_ARRAY, "xlb_vip_index", sizeof(__u32),
-			sizeof(struct xlb_vip_slot), XLB_VIP_INDEX_SLOTS, &mo);
-
-		if (fd >= 0) {
-			snprintf(c->mem[c->nmem].name, sizeof(c->mem[0].name),
-				 "xlb_vip_index (inner)");
-			c->mem[c->nmem].bytes = memlock(fd);
-			c->mem_total += c->mem[c->nmem].bytes;
-			c->nmem++;
-			close(fd);
-		}
+		snprintf(c->mem[c->nmem].name, sizeof(c->mem[0].name),
+			 "xlb_vip_index (inner)");
+		c->mem[c->nmem].bytes = array_memlock(
+			sizeof(struct xlb_vip_slot), XLB_VIP_INDEX_SLOTS);
+		c->mem_total += c->mem[c->nmem].bytes;
+		c->nmem++;
 	}
-	c->ring_bytes = ring_memlock(XLB_RING_SIZE_DEFAULT);
-	c->ring_bytes_max = ring_memlock(XLB_RING_SIZE_MAX);
+	c->ring_bytes = array_memlock(sizeof(struct xlb_ring_pair),
+				      XLB_RING_ELEMS(XLB_RING_SIZE_DEFAULT));
+	c->ring_bytes_max = array_memlock(sizeof(struct xlb_ring_pair),
+					  XLB_RING_ELEMS(XLB_RING_SIZE_MAX));
 	return 0;
 }
 
