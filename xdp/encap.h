@@ -49,8 +49,8 @@ static __always_inline void write_l2(void *data, const struct pkt *p,
 
 /**
  * encap - put outer headers in front of the packet and address it to @be
- * @hash: flow hash: entropy for the derived outer source, the IPv6 flow
- *        label and the GUE source port
+ * @entropy: xlb_flow_entropy() of the flow: for the derived outer source,
+ *           the IPv6 flow label and the GUE source port
  * @gue_port: UDP destination port (network order) when @gue
  *
  * Returns 0 with the frame ready for XDP_TX, -1 if the head could not be
@@ -58,7 +58,7 @@ static __always_inline void write_l2(void *data, const struct pkt *p,
  */
 static __always_inline int encap(struct xdp_md *ctx, const struct pkt *p,
 				 const struct xlb_cfg *cfg,
-				 const struct xlb_backend *be, __u32 hash,
+				 const struct xlb_backend *be, __u32 entropy,
 				 int gue, __be16 gue_port)
 {
 	int v6 = be->family == XLB_FAMILY_V6;
@@ -88,7 +88,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct pkt *p,
 		write_l2(data, p, cfg->gw_mac, cfg->if_mac,
 			 bpf_htons(ETH_P_IPV6));
 		*(__be32 *)o6 = bpf_htonl(0x60000000U | ((__u32)p->tos << 20) |
-					  (hash & 0xfffff));
+					  (entropy & 0xfffff));
 		o6->payload_len =
 			bpf_htons(p->ip_len + (gue ? XLB_UDP_HLEN : 0));
 		o6->nexthdr = gue ? IPPROTO_UDP : inner_proto;
@@ -101,7 +101,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct pkt *p,
 			s[0] = bpf_htonl(XLB_DERIVED_SRC6_W0);
 			s[1] = 0;
 			s[2] = 0;
-			s[3] = bpf_htonl(hash);
+			s[3] = bpf_htonl(entropy);
 		}
 		__builtin_memcpy(&o6->daddr, be->addr, 16);
 		udp = (void *)(o6 + 1);
@@ -120,10 +120,11 @@ static __always_inline int encap(struct xdp_md *ctx, const struct pkt *p,
 		o4->ttl = XLB_OUTER_TTL;
 		o4->protocol = gue ? IPPROTO_UDP : inner_proto;
 		o4->check = 0;
-		o4->saddr = cfg->flags & XLB_CFG_F_SRC4 ?
-				    cfg->src4 :
-				    bpf_htonl(XLB_DERIVED_SRC4_NET |
-					      (hash & XLB_DERIVED_SRC4_MASK));
+		o4->saddr =
+			cfg->flags & XLB_CFG_F_SRC4 ?
+				cfg->src4 :
+				bpf_htonl(XLB_DERIVED_SRC4_NET |
+					  (entropy & XLB_DERIVED_SRC4_MASK));
 		o4->daddr = be->addr[0];
 		o4->check = csum_ipv4_hdr(o4);
 		udp = (void *)(o4 + 1);
@@ -132,7 +133,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct pkt *p,
 		if ((void *)(udp + 1) > data_end)
 			return -1;
 		/* ephemeral range, per flow: spreads flows over RX queues */
-		udp->source = bpf_htons(0xc000 | (hash & 0x3fff));
+		udp->source = bpf_htons(0xc000 | (entropy & 0x3fff));
 		udp->dest = gue_port;
 		udp->len = bpf_htons(p->ip_len + XLB_UDP_HLEN);
 		udp->check = 0; /* RFC 6935/6936: zero checksum for tunnels */

@@ -114,13 +114,14 @@ static __always_inline int not_balanced(const struct xlb_flow_key *f,
  *
  * A remembered backend is used only while its slot is live and of the
  * same generation; otherwise the flow is re-hashed (and re-remembered).
+ * The ring's hash is computed only here, on the way to the ring: a table
+ * hit never needs it.
  * Returns 0 and the backend's id in @id, or -1 if the VIP has none.
  */
 static __always_inline int pick_backend(const struct xlb_flow_key *f,
 					const struct xlb_vip *vip,
-					struct xlb_vip_stats *vs, __u32 hash,
-					int insert, __u32 *id,
-					struct xlb_backend *be)
+					struct xlb_vip_stats *vs, int insert,
+					__u32 *id, struct xlb_backend *be)
 {
 	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
 	int v4 = f->family == XLB_FAMILY_V4;
@@ -156,7 +157,7 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 	ring = bpf_map_lookup_elem(&xlb_rings, &vip->vip_id);
 	if (!ring)
 		return -1;
-	slot = hash % ring_size;
+	slot = xlb_flow_hash(f, vip->hash_mode) % ring_size;
 	elem = slot / 2;
 	pair = bpf_map_lookup_elem(ring, &elem);
 	if (!pair)
@@ -199,7 +200,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 				   const struct xlb_vip *vip, int insert,
 				   __u32 reason)
 {
-	__u32 hash = xlb_flow_hash(f, vip->hash_mode);
+	__u32 entropy = xlb_flow_entropy(f);
 	__u32 vip_id = vip->vip_id, be_id, olen, zero = 0;
 	struct xlb_vip_stats *vs;
 	struct xlb_be_stats *bs;
@@ -212,7 +213,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 	cfg = bpf_map_lookup_elem(&xlb_cfg, &zero);
 	if (!vs || !cfg)
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
-	if (pick_backend(f, vip, vs, hash, insert, &be_id, &be))
+	if (pick_backend(f, vip, vs, insert, &be_id, &be))
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
 
 	gue = vip->encap == XLB_ENCAP_GUE || (be.flags & XLB_BE_F_GUE);
@@ -242,7 +243,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 		bs->packets++;
 		bs->bytes += bytes;
 	}
-	if (encap(ctx, p, cfg, &be, hash, gue,
+	if (encap(ctx, p, cfg, &be, entropy, gue,
 		  vip->encap == XLB_ENCAP_GUE ?
 			  vip->gue_port :
 			  bpf_htons(XLB_GUE_PORT_DEFAULT)))

@@ -242,8 +242,9 @@ Test(encap, configured_src6)
 		    &s);
 }
 
-/* The derived source depends on the flow hash: two flows of one VIP get
- * different outer sources (else a backend NIC's RSS sees one flow). */
+/* The derived source depends on the flow (xlb_flow_entropy): two flows of
+ * one VIP get different outer sources (else a backend NIC's RSS sees one
+ * flow). */
 Test(encap, derived_src_differs_per_flow)
 {
 	struct pkt_simple s;

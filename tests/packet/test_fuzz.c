@@ -464,7 +464,7 @@ static size_t put_l2(uint8_t *o, const struct view *v, const uint8_t *dst,
 /* The encapsulated frame: the contract of xdp/encap.h written anew. */
 static size_t want_encap(uint8_t *o, const uint8_t *in, size_t n,
 			 const struct view *v, const struct fz_vip *vip,
-			 const struct xlb_backend *be, uint32_t hash)
+			 const struct xlb_backend *be, uint32_t entropy)
 {
 	int gue = vip->encap == XLB_ENCAP_GUE || (be->flags & XLB_BE_F_GUE);
 	int v6 = be->family == XLB_FAMILY_V6;
@@ -474,16 +474,16 @@ static size_t want_encap(uint8_t *o, const uint8_t *in, size_t n,
 
 	if (v6) {
 		memset(ip, 0, 40);
-		pkt_put32(ip,
-			  6U << 28 | (uint32_t)v->tos << 20 | (hash & 0xfffff));
+		pkt_put32(ip, 6U << 28 | (uint32_t)v->tos << 20 |
+				      (entropy & 0xfffff));
 		pkt_put16(ip + 4, (uint16_t)(v->ip_len + (gue ? 8 : 0)));
 		ip[6] = gue ? 17 : inner;
 		ip[7] = XLB_OUTER_TTL;
 		if (CFG.flags & XLB_CFG_F_SRC6) {
 			memcpy(ip + 8, CFG.src6, 16);
 		} else {
-			ip[8] = 0x01; /* 100::/64, hash in the low word */
-			pkt_put32(ip + 20, hash);
+			ip[8] = 0x01; /* 100::/64, entropy in the low word */
+			pkt_put32(ip + 20, entropy);
 		}
 		memcpy(ip + 24, be->addr, 16);
 		udp = ip + 40;
@@ -497,16 +497,16 @@ static size_t want_encap(uint8_t *o, const uint8_t *in, size_t n,
 		ip[9] = gue ? 17 : inner;
 		if (CFG.flags & XLB_CFG_F_SRC4)
 			memcpy(ip + 12, &CFG.src4, 4);
-		else /* 172.16.0.0/12, hash in the host bits */
+		else /* 172.16.0.0/12, entropy in the host bits */
 			pkt_put32(ip + 12,
 				  XLB_DERIVED_SRC4_NET |
-					  (hash & XLB_DERIVED_SRC4_MASK));
+					  (entropy & XLB_DERIVED_SRC4_MASK));
 		memcpy(ip + 16, be->addr, 4);
 		pkt_put16(ip + 10, pkt_ip4_csum(ip, 20));
 		udp = ip + 20;
 	}
 	if (gue) {
-		pkt_put16(udp, (uint16_t)(0xc000 | (hash & 0x3fff)));
+		pkt_put16(udp, (uint16_t)(0xc000 | (entropy & 0x3fff)));
 		pkt_put16(udp + 2, vip->encap == XLB_ENCAP_GUE ?
 					   vip->gue_port :
 					   XLB_GUE_PORT_DEFAULT);
@@ -648,7 +648,7 @@ static int m_forward(const uint8_t *in, size_t n, const struct view *v,
 			want_too_big(want, in, v, (uint32_t)(CFG.mtu - olen));
 		return XLB_CNT_TX_ICMP_TOO_BIG;
 	}
-	*want_len = want_encap(want, in, n, v, vip, be, hash);
+	*want_len = want_encap(want, in, n, v, vip, be, xlb_flow_entropy(&fk));
 	return icmp_err ? XLB_CNT_TX_ICMP_ERR_FWD : XLB_CNT_TX;
 }
 

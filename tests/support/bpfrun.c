@@ -483,7 +483,7 @@ void bpfrun_outer(struct pkt_outer *op, const uint8_t *in, size_t in_len,
 		  const struct xlb_cfg *cfg, const struct xlb_vip *vip,
 		  const struct xlb_backend *be, const struct xlb_flow_key *f)
 {
-	uint32_t hash = xlb_flow_hash(f, vip->hash_mode);
+	uint32_t entropy = xlb_flow_entropy(f);
 	struct pkt_outer o = {};
 	struct pkt_view v;
 	const uint8_t *ip;
@@ -499,7 +499,7 @@ void bpfrun_outer(struct pkt_outer *op, const uint8_t *in, size_t in_len,
 	o.ttl = XLB_OUTER_TTL;
 	if (o.family == 4) {
 		uint32_t s = htonl(XLB_DERIVED_SRC4_NET |
-				   (hash & XLB_DERIVED_SRC4_MASK));
+				   (entropy & XLB_DERIVED_SRC4_MASK));
 
 		o.frag = 0x4000; /* DF */
 		memcpy(o.src, cfg->flags & XLB_CFG_F_SRC4 ? &cfg->src4 : &s, 4);
@@ -508,16 +508,16 @@ void bpfrun_outer(struct pkt_outer *op, const uint8_t *in, size_t in_len,
 		if (cfg->flags & XLB_CFG_F_SRC6) {
 			memcpy(o.src, cfg->src6, 16);
 		} else {
-			/* 100::/64 with the hash in the last 32 bits */
+			/* 100::/64 with the entropy in the last 32 bits */
 			o.src[0] = 0x01;
-			pkt_put32(o.src + 12, hash);
+			pkt_put32(o.src + 12, entropy);
 		}
 		memcpy(o.dst, be->addr, 16);
-		o.flow = hash & 0xfffff;
+		o.flow = entropy & 0xfffff;
 	}
 	if (vip->encap == XLB_ENCAP_GUE || (be->flags & XLB_BE_F_GUE)) {
 		o.udp = true;
-		o.sport = 0xc000 | (hash & 0x3fff);
+		o.sport = 0xc000 | (entropy & 0x3fff);
 		o.dport = vip->encap == XLB_ENCAP_GUE ? ntohs(vip->gue_port) :
 							XLB_GUE_PORT_DEFAULT;
 	}
