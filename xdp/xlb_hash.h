@@ -107,18 +107,24 @@ XLB_INLINE __u32 xlb_flow_entropy(const struct xlb_flow_key *f)
 	return h ^ (h >> 16);
 }
 
-/* The home slot of a VIP key in the VIP index. */
+/**
+ * xlb_vip_index_home - the home slot of a VIP key in the VIP index
+ *
+ * Every packet to a VIP computes it, so it is short: the address words
+ * folded, one multiply, the port/protocol/family word, murmur3's
+ * finaliser. The multiply and the finaliser are bijections, so the keys
+ * of a structured set (consecutive addresses, one port; one address,
+ * consecutive ports) stay distinct until the final mask, and only chance
+ * collisions of the 13 low bits share a home: placement tolerates those
+ * (XLB_VIP_INDEX_PROBES).
+ */
 XLB_INLINE __u32 xlb_vip_index_home(const struct xlb_vip_key *k)
 {
-	__u32 h = XLB_HASH_SEED;
+	__u32 a = k->addr[0] ^ k->addr[1] ^ k->addr[2] ^ k->addr[3];
+	__u32 w =
+		(__u32)k->port | (__u32)k->proto << 16 | (__u32)k->family << 24;
 
-	h = xlb_mix(h, k->addr[0]);
-	h = xlb_mix(h, k->addr[1]);
-	h = xlb_mix(h, k->addr[2]);
-	h = xlb_mix(h, k->addr[3]);
-	h = xlb_mix(h, (__u32)k->port | (__u32)k->proto << 16 |
-			       (__u32)k->family << 24);
-	return xlb_fmix(h) & (XLB_VIP_INDEX_SLOTS - 1);
+	return xlb_fmix(a * 0x9e3779b1U ^ w) & (XLB_VIP_INDEX_SLOTS - 1);
 }
 
 /* The IPv4 connection-table key of an IPv4 flow. */
