@@ -102,13 +102,17 @@ static void print_table(const struct bench_results *r)
 	const struct bench_live *l = &r->live;
 	const struct bench_flood *f = &r->flood;
 	const struct bench_ctl *c = &r->ctl;
+	char loads[40] = "";
 
+	if (bopt.loads > 1)
+		snprintf(loads, sizeof(loads), ", median over %d loads",
+			 bopt.loads);
 	printf("xlb-bench  %s  kernel %s  CPU %d\n", r->date, r->kernel,
 	       r->cpu);
 	if (bopt.sections & SEC_COST) {
 		printf("\nCost per packet (BPF_PROG_TEST_RUN, repeat=1, kernel-"
-		       "timed, median of %d runs x %llu calls)\n",
-		       bopt.runs, (unsigned long long)bopt.calls);
+		       "timed, median of %d runs x %llu calls%s)\n",
+		       bopt.runs, (unsigned long long)bopt.calls, loads);
 		printf("floor (XDP_TX): %.1f ns  (begin %.1f, end %.1f; wall "
 		       "per call %.0f ns)\n",
 		       r->floor_ns, r->floor_ns_begin, r->floor_ns_end,
@@ -252,8 +256,9 @@ static void print_json(const struct bench_results *r)
 
 	printf("{\"date\":\"%s\",\"kernel\":", r->date);
 	json_str(r->kernel);
-	printf(",\"cpu\":%d,\"calls\":%llu,\"runs\":%d,\"quick\":%s", r->cpu,
-	       (unsigned long long)bopt.calls, bopt.runs,
+	printf(",\"cpu\":%d,\"calls\":%llu,\"runs\":%d,\"loads\":%d,"
+	       "\"quick\":%s",
+	       r->cpu, (unsigned long long)bopt.calls, bopt.runs, bopt.loads,
 	       bopt.quick ? "true" : "false");
 	printf(",\"floor_ns\":%.2f,\"floor_ns_begin\":%.2f,"
 	       "\"floor_ns_end\":%.2f,\"floor_wall_ns\":%.1f",
@@ -362,6 +367,14 @@ static void usage(FILE *f)
 		"1000000)\n"
 		"  --runs N         timed runs per path, median kept "
 		"(default 5, max 16)\n"
+		"  --loads N        cost: load xlb and its maps N times, run "
+		"every path on\n"
+		"                   each load, keep the median over the loads "
+		"(default 1,\n"
+		"                   max 9): where the kernel places the "
+		"connection table\n"
+		"                   moves the table paths by up to 30%% "
+		"between loads\n"
 		"  --cpu N          CPU to pin to (default: the last one); "
 		"-1: do not pin\n"
 		"  --live-secs S    live frames: seconds per measurement "
@@ -443,6 +456,7 @@ static int parse_args(int argc, char **argv)
 		{ "only", required_argument, NULL, 'o' },
 		{ "calls", required_argument, NULL, 'c' },
 		{ "runs", required_argument, NULL, 'r' },
+		{ "loads", required_argument, NULL, 'L' },
 		{ "cpu", required_argument, NULL, 'p' },
 		{ "live-secs", required_argument, NULL, 's' },
 		{ "live-flows", required_argument, NULL, 'f' },
@@ -465,6 +479,7 @@ static int parse_args(int argc, char **argv)
 	bopt.sections = SEC_ALL;
 	bopt.calls = 1000000;
 	bopt.runs = 5;
+	bopt.loads = 1;
 	bopt.cpu = possible_cpus() - 1;
 	bopt.live_secs = 3;
 	bopt.live_flows = 100000;
@@ -495,6 +510,11 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			bopt.runs = (int)v;
 			set_runs = true;
+			break;
+		case 'L':
+			if (parse_u64("--loads", optarg, 1, 9, &v))
+				return -EINVAL;
+			bopt.loads = (int)v;
 			break;
 		case 'p':
 			if (!strcmp(optarg, "-1")) {

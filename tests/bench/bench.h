@@ -25,6 +25,7 @@ struct bench_opts {
 	unsigned int sections; /* SEC_* */
 	uint64_t calls; /* test runs per timed run (one per packet) */
 	int runs; /* timed runs per path; the median is kept */
+	int loads; /* cost: fresh loads of xlb; the median over them is kept */
 	int cpu; /* CPU to pin to; -1: do not pin */
 	double live_secs; /* live frames: seconds per measurement */
 	uint32_t live_flows; /* live frames: flows of the "many" case */
@@ -47,7 +48,7 @@ struct bench_path {
 	double wall_ns; /* wall-clock ns per call, syscall included */
 	double ratio; /* ns / floor ns */
 	double target; /* ratio the path should stay under; 0: none */
-	double spread; /* (max - min) / median of the runs' ns */
+	double spread; /* (max - min) / median of the runs' (loads') ns */
 	uint64_t calls; /* per run */
 	char note[96]; /* what was checked, or why it failed */
 	bool ok; /* every call returned the expected action */

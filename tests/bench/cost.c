@@ -717,6 +717,60 @@ static int variant_paths(struct bench_results *r)
 	return err;
 }
 
+/* Every path, each section on its own fresh load of xlb. */
+static int all_paths(struct bench_results *r)
+{
+	int err = base_paths(r);
+
+	if (!err)
+		err = full_paths(r);
+	if (!err)
+		err = variant_paths(r);
+	return err;
+}
+
+/* --loads N: every path on N fresh loads; per path the median over the
+ * loads of each load's median, and the spread over the loads. */
+static int paths_over_loads(struct bench_results *r)
+{
+	struct bench_results *one = calloc((size_t)bopt.loads, sizeof(*one));
+	int n = -1, err = 0;
+
+	if (!one)
+		return -ENOMEM;
+	for (int l = 0; l < bopt.loads && !err; l++) {
+		say("cost: load %d of %d\n", l + 1, bopt.loads);
+		err = all_paths(&one[l]);
+		if (!err && n >= 0 && one[l].npaths != n)
+			err = -EPROTO;
+		n = one[l].npaths;
+	}
+	for (int i = 0; !err && i < n && r->npaths < BENCH_MAX_PATHS; i++) {
+		struct bench_path *bp = &r->paths[r->npaths++];
+		double ns[9], wall[9], lo, hi;
+
+		*bp = one[0].paths[i];
+		lo = hi = bp->ns;
+		for (int l = 0; l < bopt.loads; l++) {
+			const struct bench_path *q = &one[l].paths[i];
+
+			ns[l] = q->ns;
+			wall[l] = q->wall_ns;
+			lo = q->ns < lo ? q->ns : lo;
+			hi = q->ns > hi ? q->ns : hi;
+			if (!q->ok && bp->ok) {
+				bp->ok = false;
+				memcpy(bp->note, q->note, sizeof(bp->note));
+			}
+		}
+		bp->ns = median(ns, bopt.loads);
+		bp->wall_ns = median(wall, bopt.loads);
+		bp->spread = bp->ns > 0 ? (hi - lo) / bp->ns : 0;
+	}
+	free(one);
+	return err;
+}
+
 int bench_cost(struct bench_results *r)
 {
 	struct bench_floor *fl = bench_floor__open_and_load();
@@ -732,11 +786,7 @@ int bench_cost(struct bench_results *r)
 	    (unsigned long long)bopt.calls, bopt.runs, bopt.cpu);
 	err = floor_measure(r, fl, &f0, &w0);
 	if (!err)
-		err = base_paths(r);
-	if (!err)
-		err = full_paths(r);
-	if (!err)
-		err = variant_paths(r);
+		err = bopt.loads > 1 ? paths_over_loads(r) : all_paths(r);
 	/* the floor again at the end: drift over the run shows here */
 	if (!err)
 		err = floor_measure(r, fl, &f1, &w1);
