@@ -40,8 +40,10 @@ patch("xlb.bpf.c", "\tvs = bpf_map_lookup_elem(&xlb_vip_stats, &vip_id);",
       "#ifdef ABL_NO_STATS\n\tstruct xlb_vip_stats abl_vs = {};\n\tvs = &abl_vs;\n#else\n\tvs = bpf_map_lookup_elem(&xlb_vip_stats, &vip_id);\n#endif")
 patch("xlb.bpf.c", "\tbs = bpf_map_lookup_elem(&xlb_be_stats, &be_id);",
       "#ifdef ABL_NO_STATS\n\tbs = NULL;\n#else\n\tbs = bpf_map_lookup_elem(&xlb_be_stats, &be_id);\n#endif")
-patch("xlb.bpf.c", "\t__u32 hash = xlb_flow_hash(f, vip->hash_mode);",
-      "#ifdef ABL_NO_HASH\n\t__u32 hash = f->src[0] ^ f->sport;\n#else\n\t__u32 hash = xlb_flow_hash(f, vip->hash_mode);\n#endif")
+patch("xlb.bpf.c", "\tslot = xlb_flow_hash(f, vip->hash_mode) % ring_size;",
+      "#ifdef ABL_NO_HASH\n\tslot = (f->src[0] ^ f->sport) % ring_size;\n#else\n\tslot = xlb_flow_hash(f, vip->hash_mode) % ring_size;\n#endif")
+patch("xlb.bpf.c", "\t__u32 entropy = xlb_flow_entropy(f);",
+      "#ifdef ABL_NO_HASH\n\t__u32 entropy = f->src[0];\n#else\n\t__u32 entropy = xlb_flow_entropy(f);\n#endif")
 patch("encap.h", "\tif (bpf_xdp_adjust_head(ctx, -(int)olen))",
       "#ifdef ABL_NO_ENCAP\n\treturn 0;\n#endif\n\tif (bpf_xdp_adjust_head(ctx, -(int)olen))")
 PY
@@ -57,7 +59,7 @@ variants=(
 # every later established path (see docs/benchmarks.md)
 # (the connection table's share: compare v4-tcp-established with
 # v4-tcp-no-conntrack, a VIP with the no-conntrack flag)
-paths=v4-tcp-established,v4-tcp-no-conntrack,v6-tcp-established,v4-udp-established,v4-tcp-syn-new,v4-non-vip-pass
+paths=v4-tcp-established,v4-tcp-established-1flow,v4-tcp-no-conntrack,v6-tcp-established,v6-tcp-established-1flow,v4-udp-established,v4-tcp-syn-new,v4-non-vip-pass
 arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 for v in "${variants[@]}"; do
 	name=${v%%:*}
