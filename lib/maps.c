@@ -485,11 +485,20 @@ out:
 
 /* ---- Sync: apply a config to the maps ---------------------------------- */
 
+/* Which slots of a new ring carry XLB_RING_F_CHANGED. */
+enum ring_marks {
+	MARKS_NONE, /* a fresh instance: no entry can disagree */
+	MARKS_DIFF, /* those whose owner differs from old_fd's, or marked */
+	MARKS_ALL, /* entries of its flows may come from elsewhere */
+};
+
 /* A ring built aside, waiting to be swapped in. */
 struct new_ring {
 	__u32 vip_id;
 	const struct xlb_vip_cfg *vip;
 	const __u32 *slots; /* backend slot of each of vip->backends */
+	enum ring_marks marks;
+	int old_fd; /* MARKS_DIFF: the ring in use now */
 	int fd; /* -1 until built */
 	int err;
 };
@@ -514,9 +523,12 @@ struct plan {
 
 static void plan_free(struct plan *p)
 {
-	for (size_t i = 0; i < p->n_rings; i++)
+	for (size_t i = 0; i < p->n_rings; i++) {
 		if (p->rings[i].fd >= 0)
 			close(p->rings[i].fd);
+		if (p->rings[i].old_fd >= 0)
+			close(p->rings[i].old_fd);
+	}
 	if (p->empty_fd >= 0)
 		close(p->empty_fd);
 	free(p->rings);
@@ -560,11 +572,54 @@ static int ring_map_create(__u32 m)
 	return fd < 0 ? -errno : fd;
 }
 
-/* A new inner map of @m slots filled by Maglev from @v's usable backends. */
-static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
-		      int *out_fd)
+/* Bytes of a ring map of @m slots as mmap() takes them. */
+static size_t ring_map_len(__u32 m)
 {
-	size_t len, pg = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return ((size_t)XLB_RING_ELEMS(m) * sizeof(struct xlb_ring_pair) + pg -
+		1) /
+	       pg * pg;
+}
+
+/* Mark @table's slots (XLB_RING_F_CHANGED) as @marks says; MARKS_DIFF
+ * compares with the ring map @old_fd. */
+static int mark_ring(const struct xlb_vip_cfg *v, __u32 *table, __u32 m,
+		     enum ring_marks marks, int old_fd)
+{
+	const __u32 *old;
+	size_t len;
+
+	if (marks == MARKS_NONE)
+		return 0;
+	if (marks == MARKS_ALL) {
+		for (__u32 s = 0; s < m; s++)
+			table[s] |= XLB_RING_F_CHANGED;
+		return 0;
+	}
+	len = ring_map_len(m);
+	old = mmap(NULL, len, PROT_READ, MAP_SHARED, old_fd, 0);
+	if (old == MAP_FAILED) {
+		int err = -errno;
+
+		xlb_err("cannot read the current ring of VIP %s: %s\n", v->name,
+			strerror(-err));
+		return err;
+	}
+	for (__u32 s = 0; s < m; s++)
+		if ((old[s] & XLB_RING_F_CHANGED) ||
+		    (old[s] & XLB_RING_ID_MASK) != table[s])
+			table[s] |= XLB_RING_F_CHANGED;
+	munmap((void *)old, len);
+	return 0;
+}
+
+/* A new inner map of @m slots filled by Maglev from @v's usable backends,
+ * marked as @marks says. */
+static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
+		      enum ring_marks marks, int old_fd, int *out_fd)
+{
+	size_t len, n = 0;
 	struct xlb_maglev_backend *mb = NULL;
 	__u32 *table = NULL;
 	void *mem;
@@ -596,10 +651,11 @@ static int build_ring(const struct xlb_vip_cfg *v, const __u32 *slots, __u32 m,
 			v->name, strerror(-err));
 		goto out;
 	}
+	err = mark_ring(v, table, m, marks, old_fd);
+	if (err)
+		goto out;
 	/* mmap'ed, the ring is a __u32 per slot (struct xlb_ring_pair) */
-	len = ((size_t)XLB_RING_ELEMS(m) * sizeof(struct xlb_ring_pair) + pg -
-	       1) /
-	      pg * pg;
+	len = ring_map_len(m);
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		err = -errno;
@@ -723,6 +779,99 @@ out:
 	return err;
 }
 
+/* Both connection tables hold nothing. */
+static bool ct_empty(const struct xlb_instance *in)
+{
+	unsigned char k[sizeof(struct xlb_flow_key)];
+
+	return bpf_map_get_next_key(in->ct4_fd, NULL, k) == -ENOENT &&
+	       bpf_map_get_next_key(in->ct6_fd, NULL, k) == -ENOENT;
+}
+
+/* An fd of the ring VIP @vip_id uses now, or -errno. */
+static int ring_fd_of(const struct xlb_instance *in, __u32 vip_id)
+{
+	__u32 inner_id;
+	int fd;
+
+	if (bpf_map_lookup_elem(in->rings_fd, &vip_id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	return fd < 0 ? -errno : fd;
+}
+
+/* @v is a wildcard-port VIP on the address and protocol of a VIP this
+ * plan removes: that VIP's flows fall back to @v with their entries. */
+static bool takes_removed_flows(const struct xlb_state *st,
+				const struct plan *p,
+				const struct xlb_vip_cfg *v)
+{
+	if (v->port)
+		return false;
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+		const struct xlb_vip_cfg *o;
+
+		if (vd->kind != XLB_REMOVED)
+			continue;
+		o = &st->cfg.vips[vd->old_idx];
+		if (o->proto == v->proto && xlb_addr_eq(&o->addr, &v->addr))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * plan_rings - the rings to build, and how to mark them
+ *
+ * XLB_RING_F_CHANGED (xlb_abi.h) must be on every slot where a live
+ * connection-table entry of a flow may name another backend than the
+ * slot's: a bare SYN trusts an unmarked slot without reading the table.
+ * Entries are written with the ring's choice, so on a running instance:
+ * a rebuilt ring keeps its marks and marks the slots whose owner changed;
+ * a new VIP, a changed hash mode or conntrack setting, and a wildcard VIP
+ * that inherits a removed VIP's flows mark every slot. An instance with
+ * no VIP and empty tables marks nothing.
+ */
+static int plan_rings(const struct xlb_instance *in, const struct xlb_state *st,
+		      struct plan *p)
+{
+	bool fresh = st->cfg.n_vips == 0 && ct_empty(in);
+
+	for (size_t i = 0; i < p->d.n_vips; i++) {
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
+		const struct xlb_vip_cfg *v;
+		struct new_ring *r;
+		bool all;
+
+		if (vd->kind == XLB_REMOVED)
+			continue;
+		v = &p->want.vips[vd->new_idx];
+		all = !fresh &&
+		      (vd->kind == XLB_ADDED ||
+		       (vd->what & (XLB_VD_HASH | XLB_VD_CONNTRACK)) ||
+		       takes_removed_flows(st, p, v));
+		if (!vd->ring && !all)
+			continue;
+		r = &p->rings[p->n_rings++];
+		r->vip_id = p->new_vip_id[vd->new_idx];
+		r->vip = v;
+		r->slots = p->new_slot[vd->new_idx];
+		r->fd = -1;
+		r->old_fd = -1;
+		r->marks = fresh ? MARKS_NONE : all ? MARKS_ALL : MARKS_DIFF;
+		if (r->marks == MARKS_DIFF) {
+			r->old_fd = ring_fd_of(in, r->vip_id);
+			if (r->old_fd < 0) {
+				xlb_err("cannot open the current ring of VIP %s: %s\n",
+					v->name, strerror(-r->old_fd));
+				return r->old_fd;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Everything that can fail without touching the datapath: ids, slots,
  * MACs, and every new ring built aside. */
 static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
@@ -751,7 +900,8 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 			       sizeof(*p->new_vip_id));
 	p->new_slot = calloc(p->want.n_vips ? p->want.n_vips : 1,
 			     sizeof(*p->new_slot));
-	p->rings = calloc(p->d.rings ? p->d.rings : 1, sizeof(*p->rings));
+	/* rings to rebuild, plus those that only gain marks */
+	p->rings = calloc(p->want.n_vips + 1, sizeof(*p->rings));
 	if (!p->new_vip_id || !p->new_slot || !p->rings)
 		return -ENOMEM;
 
@@ -804,25 +954,17 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 			slots[bd->new_idx] = next_slot++;
 		}
 	}
-	for (size_t i = 0; i < p->d.n_vips; i++) {
-		const struct xlb_vip_diff *vd = &p->d.vips[i];
-		struct new_ring *r;
-
-		if (!vd->ring)
-			continue;
-		r = &p->rings[p->n_rings++];
-		r->vip_id = p->new_vip_id[vd->new_idx];
-		r->vip = &p->want.vips[vd->new_idx];
-		r->slots = p->new_slot[vd->new_idx];
-		r->fd = -1;
-	}
+	err = plan_rings(in, st, p);
+	if (err)
+		return err;
 	err = plan_index(p);
 	if (err)
 		return err;
 	if (p->d.vips_removed) {
 		static const struct xlb_vip_cfg none = { .name = "(removed)" };
 
-		err = build_ring(&none, NULL, in->ring_size, &p->empty_fd);
+		err = build_ring(&none, NULL, in->ring_size, MARKS_NONE, -1,
+				 &p->empty_fd);
 		if (err)
 			return err;
 	}
@@ -848,7 +990,8 @@ static void *ring_worker(void *arg)
 		pthread_mutex_unlock(&j->lock);
 		if (!r)
 			return NULL;
-		r->err = build_ring(r->vip, r->slots, j->m, &r->fd);
+		r->err = build_ring(r->vip, r->slots, j->m, r->marks, r->old_fd,
+				    &r->fd);
 	}
 }
 

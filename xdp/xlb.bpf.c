@@ -102,57 +102,15 @@ static __always_inline int not_balanced(const struct xlb_flow_key *f,
 	return verdict(reason, action);
 }
 
-/**
- * pick_backend - connection table first, then the VIP's Maglev ring
- * @f:      the flow, client side
- * @insert: remember the choice on a miss (not for a bare TCP SYN: a SYN
- *          flood must not evict established flows; the handshake's ACK
- *          inserts, and until then Maglev gives the same answer)
- * @be:     out: a copy of the backend slot, taken once: the control plane
- *          rewrites slots with plain map updates, so every decision and
- *          the encapsulation must come from one read
- *
- * A remembered backend is used only while its slot is live and of the
- * same generation; otherwise the flow is re-hashed (and re-remembered).
- * The ring's hash is computed only here, on the way to the ring: a table
- * hit never needs it.
- * Returns 0 and the backend's id in @id, or -1 if the VIP has none.
- */
-static __always_inline int pick_backend(const struct xlb_flow_key *f,
-					const struct xlb_vip *vip,
-					struct xlb_vip_stats *vs, int insert,
-					__u32 *id, struct xlb_backend *be)
+/* The slot value (backend id | XLB_RING_F_CHANGED) in @vip's Maglev ring
+ * for @f. The ring's hash is computed only here: a connection-table hit
+ * never needs it. */
+static __always_inline int ring_pick(const struct xlb_flow_key *f,
+				     const struct xlb_vip *vip, __u32 *val)
 {
-	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
-	int v4 = f->family == XLB_FAMILY_V4;
-	struct xlb_flow4_key k4;
-	struct xlb_backend *slot_be;
 	struct xlb_ring_pair *pair; /* the ring's __u64 values */
-	struct xlb_ct *ct = NULL;
 	__u32 slot, elem;
 	void *ring;
-
-	if (use_ct) {
-		if (v4) {
-			xlb_flow4_key_of(f, &k4);
-			ct = bpf_map_lookup_elem(&xlb_conntrack4, &k4);
-		} else {
-			ct = bpf_map_lookup_elem(&xlb_conntrack6, f);
-		}
-		if (ct) {
-			*id = ct->backend_id;
-			slot_be = bpf_map_lookup_elem(&xlb_backends, id);
-			if (slot_be) {
-				*be = *slot_be;
-				if ((be->flags & XLB_BE_F_LIVE) &&
-				    be->gen == ct->gen) {
-					vs->ct_hits++;
-					return 0;
-				}
-			}
-		}
-		vs->ct_misses++;
-	}
 
 	ring = bpf_map_lookup_elem(&xlb_rings, &vip->vip_id);
 	if (!ring)
@@ -162,12 +120,91 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 	pair = bpf_map_lookup_elem(ring, &elem);
 	if (!pair)
 		return -1;
-	*id = pair->slot[slot & 1];
+	*val = pair->slot[slot & 1];
+	return 0;
+}
+
+/* What a packet does with the connection table. */
+enum ct_use {
+	CT_INSERT, /* look up; on a miss remember the ring's choice */
+	CT_READ, /* look up only: an ICMP error about a flow */
+	CT_SYN, /* a bare TCP SYN: pick_backend_syn() */
+};
+
+/* The backend of ring slot value @val for pick_backend(): 0 and a copy
+ * in @be if the slot names a backend in use, else -1. */
+static __always_inline int ring_backend(__u32 val, __u32 *id,
+					struct xlb_backend *be)
+{
+	struct xlb_backend *slot_be;
+
+	*id = val & XLB_RING_ID_MASK;
 	slot_be = bpf_map_lookup_elem(&xlb_backends, id);
 	if (!slot_be)
 		return -1;
 	*be = *slot_be;
-	if (!(be->flags & XLB_BE_F_IN_USE))
+	return be->flags & XLB_BE_F_IN_USE ? 0 : -1;
+}
+
+/* The remembered backend of @f if the table has one that is still live
+ * and of the same generation: 1 and a copy in @be. 0 otherwise, with the
+ * entry (stale, or NULL) in @ctp. */
+static __always_inline int ct_backend(const struct xlb_flow_key *f,
+				      struct xlb_flow4_key *k4,
+				      struct xlb_ct **ctp, __u32 *id,
+				      struct xlb_backend *be)
+{
+	struct xlb_backend *slot_be;
+	struct xlb_ct *ct;
+
+	if (f->family == XLB_FAMILY_V4) {
+		xlb_flow4_key_of(f, k4);
+		ct = bpf_map_lookup_elem(&xlb_conntrack4, k4);
+	} else {
+		ct = bpf_map_lookup_elem(&xlb_conntrack6, f);
+	}
+	*ctp = ct;
+	if (!ct)
+		return 0;
+	*id = ct->backend_id;
+	slot_be = bpf_map_lookup_elem(&xlb_backends, id);
+	if (!slot_be)
+		return 0;
+	*be = *slot_be;
+	return (be->flags & XLB_BE_F_LIVE) && be->gen == ct->gen;
+}
+
+/**
+ * pick_backend - connection table first, then the VIP's Maglev ring
+ * @f:      the flow, client side
+ * @insert: remember the choice on a miss (not for an ICMP error)
+ * @be:     out: a copy of the backend slot, taken once: the control plane
+ *          rewrites slots with plain map updates, so every decision and
+ *          the encapsulation must come from one read
+ *
+ * A remembered backend is used only while its slot is live and of the
+ * same generation; otherwise the flow is re-hashed (and re-remembered).
+ * ct_misses counts every packet whose backend came from the ring.
+ * Returns 0 and the backend's id in @id, or -1 if the VIP has none.
+ */
+static __always_inline int pick_backend(const struct xlb_flow_key *f,
+					const struct xlb_vip *vip,
+					struct xlb_vip_stats *vs, int insert,
+					__u32 *id, struct xlb_backend *be)
+{
+	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
+	struct xlb_flow4_key k4;
+	struct xlb_ct *ct = NULL;
+	__u32 val;
+
+	if (use_ct) {
+		if (ct_backend(f, &k4, &ct, id, be)) {
+			vs->ct_hits++;
+			return 0;
+		}
+		vs->ct_misses++;
+	}
+	if (ring_pick(f, vip, &val) || ring_backend(val, id, be))
 		return -1;
 
 	if (use_ct && insert) {
@@ -178,7 +215,7 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 		} else {
 			struct xlb_ct v = { .backend_id = *id, .gen = be->gen };
 
-			if (v4)
+			if (f->family == XLB_FAMILY_V4)
 				bpf_map_update_elem(&xlb_conntrack4, &k4, &v,
 						    BPF_ANY);
 			else
@@ -191,13 +228,45 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 }
 
 /**
+ * pick_backend_syn - pick_backend() for a bare TCP SYN
+ *
+ * A SYN is never remembered: a SYN flood must not evict established
+ * flows; the handshake's ACK inserts, and until then Maglev gives the
+ * same answer. It reads its ring slot first: on a slot without
+ * XLB_RING_F_CHANGED the owner never changed since the flows there were
+ * remembered, so every live entry names that owner and the table (a cold
+ * bucket and, in a full table, a cold element) is not read at all.
+ */
+static __always_inline int pick_backend_syn(const struct xlb_flow_key *f,
+					    const struct xlb_vip *vip,
+					    struct xlb_vip_stats *vs, __u32 *id,
+					    struct xlb_backend *be)
+{
+	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
+	struct xlb_flow4_key k4;
+	struct xlb_ct *ct;
+	__u32 val;
+
+	if (ring_pick(f, vip, &val))
+		return -1;
+	if (use_ct && (val & XLB_RING_F_CHANGED) &&
+	    ct_backend(f, &k4, &ct, id, be)) {
+		vs->ct_hits++;
+		return 0;
+	}
+	if (use_ct)
+		vs->ct_misses++;
+	return ring_backend(val, id, be);
+}
+
+/**
  * forward - send a packet of @vip's flow @f to its backend
- * @insert: see pick_backend()
+ * @use:    what the connection table does, enum ct_use
  * @reason: the counter a transmitted packet goes under
  */
 static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 				   const struct xlb_flow_key *f,
-				   const struct xlb_vip *vip, int insert,
+				   const struct xlb_vip *vip, enum ct_use use,
 				   __u32 reason)
 {
 	__u32 entropy = xlb_flow_entropy(f);
@@ -213,7 +282,9 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 	cfg = bpf_map_lookup_elem(&xlb_cfg, &zero);
 	if (!vs || !cfg)
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
-	if (pick_backend(f, vip, vs, insert, &be_id, &be))
+	if (use == CT_SYN ?
+		    pick_backend_syn(f, vip, vs, &be_id, &be) :
+		    pick_backend(f, vip, vs, use == CT_INSERT, &be_id, &be))
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
 
 	gue = vip->encap == XLB_ENCAP_GUE || (be.flags & XLB_BE_F_GUE);
@@ -292,7 +363,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p,
 	vip = vip_find_or_any(&vk);
 	if (!vip)
 		return verdict(XLB_CNT_DROP_ICMP_UNMATCHED, XDP_DROP);
-	return forward(ctx, p, &f, vip, 0, XLB_CNT_TX_ICMP_ERR_FWD);
+	return forward(ctx, p, &f, vip, CT_READ, XLB_CNT_TX_ICMP_ERR_FWD);
 }
 
 SEC("xdp")
@@ -304,7 +375,7 @@ int xlb_main(struct xdp_md *ctx)
 	struct xlb_vip_addr *va;
 	struct xlb_vip *vip;
 	struct pkt p = {};
-	int insert = 1;
+	enum ct_use use = CT_INSERT;
 	__u16 eproto;
 	int rc;
 
@@ -358,7 +429,8 @@ int xlb_main(struct xdp_md *ctx)
 					    XDP_DROP);
 		p.flow.sport = th->source;
 		p.flow.dport = th->dest;
-		insert = !(th->syn && !th->ack);
+		if (th->syn && !th->ack)
+			use = CT_SYN;
 	} else {
 		struct udphdr *uh = data + p.l4_off;
 
@@ -377,7 +449,7 @@ int xlb_main(struct xdp_md *ctx)
 	vip = vip_find_or_any(&vk);
 	if (!vip)
 		return not_balanced(&p.flow, XLB_CNT_PASS_VIP_OTHER, XDP_PASS);
-	return forward(ctx, &p, &p.flow, vip, insert, XLB_CNT_TX);
+	return forward(ctx, &p, &p.flow, vip, use, XLB_CNT_TX);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -112,7 +112,8 @@
  *                                    every VIP address (mmapable)
  *  xlb_rings     ARRAY_OF_MAPS       vip_id -> ARRAY[XLB_RING_ELEMS(ring_size)]
  *                                    of struct xlb_ring_pair: backend ids
- *                                    (swapped whole on reload)
+ *                                    | XLB_RING_F_CHANGED (swapped whole
+ *                                    on reload)
  *  xlb_backends  ARRAY               backend id -> struct xlb_backend
  *  xlb_conntrack4 LRU_HASH           struct xlb_flow4_key -> struct xlb_ct
  *  xlb_conntrack6 LRU_HASH           struct xlb_flow_key -> struct xlb_ct
@@ -186,10 +187,20 @@ _Static_assert(sizeof(struct xlb_vip_addr) == 8, "xlb_vip_addr layout");
  * element i / 2, slot[i & 1]; mmap'ed, the ring is a plain __u32 array
  * with slot i at index i. The last half of an odd-sized ring is unused. */
 struct xlb_ring_pair {
-	__u32 slot[2]; /* backend ids, host order */
+	__u32 slot[2]; /* backend ids, host order, | XLB_RING_F_CHANGED */
 };
 _Static_assert(sizeof(struct xlb_ring_pair) == 8, "xlb_ring_pair layout");
 #define XLB_RING_ELEMS(m) (((m) + 1) / 2)
+
+/* In a ring slot: the slot's backend may differ from the one a
+ * connection-table entry of a flow on it names. ctl sets it on every slot
+ * whose owner changed since the instance was loaded, and on every slot of
+ * a ring whose flows may have entries from elsewhere (a VIP added to a
+ * running instance, a changed hash mode). A bare SYN on a slot without it
+ * skips the table: every live entry of a flow there names this backend.
+ * The empty slot (UINT32_MAX) carries it too, harmlessly. */
+#define XLB_RING_F_CHANGED 0x80000000U
+#define XLB_RING_ID_MASK 0x7fffffffU
 
 /* A backend slot. gen changes every time the slot is (re)assigned, so a
  * connection-table entry that names a removed backend never matches a new

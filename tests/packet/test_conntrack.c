@@ -31,9 +31,14 @@ static void teardown(void)
 
 TestSuite(conntrack, .fini = teardown);
 
+/* A ring change on a running instance: every slot's owner may differ
+ * from what the table remembers, so every slot is marked, as ctl marks
+ * the slots whose owner changed. */
 static void set_ring(uint32_t be)
 {
-	bpfrun_fill_ring(&r, vip_id, &be, 1);
+	uint32_t v = be | XLB_RING_F_CHANGED;
+
+	bpfrun_fill_ring(&r, vip_id, &v, 1);
 }
 
 /**
@@ -64,7 +69,7 @@ static void scene(int family, uint8_t proto, uint32_t flags)
 	bpfrun_set_backend(&r, BE_A, &a);
 	bpfrun_set_backend(&r, BE_B, &b);
 	bpfrun_add_vip(&r, &k, &v, 0);
-	set_ring(BE_A);
+	bpfrun_fill_ring(&r, vip_id, &(uint32_t){ BE_A }, 1); /* fresh */
 }
 
 /* Flow number @n of the test's family to the VIP. */
@@ -187,6 +192,50 @@ Test(conntrack, syn_not_inserted_v4)
 Test(conntrack, syn_not_inserted_v6)
 {
 	syn_case(6);
+}
+
+/* ---- A bare SYN reads the table only on a marked ring slot ------------- */
+
+/* The table says B, the ring says A. Unmarked, the slot's owner never
+ * changed, so no live entry can disagree with it: ctl guarantees that, and
+ * the SYN trusts it without a look-up (an entry put there by hand shows
+ * the look-up was skipped). Marked, the SYN follows the entry. Other
+ * packets always read the table. */
+static void syn_marks_case(int family)
+{
+	struct xlb_flow_key f;
+	struct xlb_ct ct = { .backend_id = BE_B, .gen = 1 };
+	struct xlb_vip_stats vs;
+	struct pkt syn, ack;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&syn, &f, 1, IPPROTO_TCP, PKT_TCP_SYN);
+	flow(&ack, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	bpfrun_ct_put(&r, &f, &ct);
+	send_to("SYN on an unmarked slot: the ring, unread table", &syn, BE_A);
+	send_to("ACK on an unmarked slot: the table", &ack, BE_B);
+	set_ring(BE_A); /* the same owner, now marked */
+	send_to("SYN on a marked slot: the table", &syn, BE_B);
+	bpfrun_ct_clear(&r);
+	send_to("SYN on a marked slot, no entry: the ring", &syn, BE_A);
+	assert_no_ct("after the SYNs", &f);
+	/* every SYN counts as a miss: its backend came from the ring, except
+	 * the one the table answered */
+	bpfrun_vip_stats(&r, vip_id, &vs);
+	cr_assert_eq(vs.ct_hits, 2, "ct_hits %llu, want 2",
+		     (unsigned long long)vs.ct_hits);
+	cr_assert_eq(vs.ct_misses, 2, "ct_misses %llu, want 2",
+		     (unsigned long long)vs.ct_misses);
+}
+
+Test(conntrack, syn_reads_table_only_on_marked_slot_v4)
+{
+	syn_marks_case(4);
+}
+
+Test(conntrack, syn_reads_table_only_on_marked_slot_v6)
+{
+	syn_marks_case(6);
 }
 
 /* ---- Removed backends are re-hashed ------------------------------------- */

@@ -512,6 +512,7 @@ static void ring_counts(uint32_t vip_id, int *per)
 		cr_assert_eq(bpf_map_lookup_elem(ifd, &e, &p), 0);
 		v = p.slot[s & 1];
 		cr_assert_neq(v, 0xffffffffU, "ring slot %u empty", s);
+		v &= XLB_RING_ID_MASK;
 		cr_assert_eq(bpf_map_lookup_elem(bes, &v, &b), 0);
 		per[ntohl(b.addr[0]) & 0xff]++;
 	}
@@ -689,6 +690,146 @@ Test(ctl, reload_moves_only_what_it_must)
 	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
 		     out);
 	cr_assert_eq(access(dir, F_OK), -1);
+}
+
+/* ---- Ring slot marks (XLB_RING_F_CHANGED) ------------------------------- */
+
+#define MRING 251
+
+/* VIP @vip_id's ring as stored (ids with their marks). */
+static void ring_raw(uint32_t vip_id, uint32_t *v)
+{
+	int ifd = bpf_map_get_fd_by_id(ring_id(vip_id));
+
+	cr_assert(ifd >= 0, "ring of VIP id %u: %s", vip_id, strerror(errno));
+	for (__u32 s = 0; s < MRING; s++) {
+		struct xlb_ring_pair p;
+		__u32 e = s / 2;
+
+		cr_assert_eq(bpf_map_lookup_elem(ifd, &e, &p), 0);
+		v[s] = p.slot[s & 1];
+	}
+	close(ifd);
+}
+
+static int n_marked(const uint32_t *v)
+{
+	int n = 0;
+
+	for (int s = 0; s < MRING; s++)
+		n += !!(v[s] & XLB_RING_F_CHANGED);
+	return n;
+}
+
+/* web (10.0.0.10:80/tcp) with backends 10.1.0.<last[i]>, a wildcard-port
+ * VIP "any" on the same address if @wild, "web" only if @web; @hash is the
+ * web VIP's hash mode. */
+static void write_mark_cfg(bool web, bool wild, const char *hash,
+			   const int *last, int n)
+{
+	FILE *f = fopen(cfgpath, "w");
+
+	cr_assert(f);
+	fprintf(f, "interface: %s\nmaglev_table_size: %d\nvips:\n", ifname,
+		MRING);
+	if (web) {
+		fprintf(f,
+			"  - name: web\n    address: 10.0.0.10\n    port: 80\n"
+			"    protocol: tcp\n    hash: %s\n    backends:\n",
+			hash);
+		for (int i = 0; i < n; i++)
+			fprintf(f, "      - address: 10.1.0.%d\n", last[i]);
+	}
+	if (wild)
+		fprintf(f,
+			"  - name: any\n    address: 10.0.0.10\n    port: 0\n"
+			"    protocol: tcp\n    backends:\n"
+			"      - address: 10.3.0.1\n"
+			"      - address: 10.3.0.2\n");
+	fclose(f);
+}
+
+/* A bare SYN skips the connection table on an unmarked slot, so ctl must
+ * mark every slot where an entry may disagree with the ring: nothing on a
+ * fresh load; on reload the slots whose owner changed, and the earlier
+ * marks; every slot of a VIP added to a running instance, of a VIP whose
+ * hash mode changed, and of a wildcard VIP that inherits a removed VIP's
+ * flows. */
+Test(ctl, reload_marks_changed_ring_slots)
+{
+	uint32_t r0[MRING], r1[MRING], r2[MRING];
+	int b1[] = { 1, 2, 3, 4 }, b2[] = { 1, 2, 3, 5 }, b3[] = { 1, 2, 5 };
+	int changed = 0;
+	char out[8192];
+
+	write_mark_cfg(true, false, "5tuple", b1, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	ring_raw(0, r0);
+	cr_assert_eq(n_marked(r0), 0, "fresh load: %d slots marked",
+		     n_marked(r0));
+
+	/* .4 out, .5 in: exactly the slots whose owner changed */
+	write_mark_cfg(true, false, "5tuple", b2, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	ring_raw(0, r1);
+	for (int s = 0; s < MRING; s++) {
+		bool moved = (r1[s] & XLB_RING_ID_MASK) != r0[s];
+
+		changed += moved;
+		cr_assert_eq(!!(r1[s] & XLB_RING_F_CHANGED), moved,
+			     "slot %d: %#x -> %#x", s, r0[s], r1[s]);
+	}
+	cr_assert(changed > 40 && changed < 120, "%d of %d slots changed",
+		  changed, MRING);
+
+	/* .3 out: the new changes marked, the earlier marks kept */
+	write_mark_cfg(true, false, "5tuple", b3, 3);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	ring_raw(0, r2);
+	for (int s = 0; s < MRING; s++) {
+		bool want = (r1[s] & XLB_RING_F_CHANGED) ||
+			    (r2[s] & XLB_RING_ID_MASK) !=
+				    (r1[s] & XLB_RING_ID_MASK);
+
+		cr_assert_eq(!!(r2[s] & XLB_RING_F_CHANGED), want,
+			     "slot %d: %#x -> %#x", s, r1[s], r2[s]);
+	}
+
+	/* a changed hash mode moves every flow's slot */
+	write_mark_cfg(true, false, "src-ip", b3, 3);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	ring_raw(0, r2);
+	cr_assert_eq(n_marked(r2), MRING, "hash mode changed: %d marked",
+		     n_marked(r2));
+
+	/* a VIP added to a running instance: all marked (id 1) */
+	write_mark_cfg(true, true, "src-ip", b3, 3);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	ring_raw(1, r1);
+	cr_assert_eq(n_marked(r1), MRING, "added VIP: %d marked", n_marked(r1));
+
+	/* web removed: its flows fall to the wildcard VIP, whose ring is
+	 * rebuilt marked although its own backends did not change */
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
+		     out);
+	write_mark_cfg(true, true, "5tuple", b1, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	ring_raw(1, r1);
+	cr_assert_eq(n_marked(r1), 0, "fresh load: %d marked", n_marked(r1));
+	write_mark_cfg(false, true, "5tuple", b1, 4);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	ring_raw(1, r1);
+	cr_assert_eq(n_marked(r1), MRING, "inheriting wildcard: %d marked",
+		     n_marked(r1));
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
+		     out);
 }
 
 static double ms_in(const char *out)

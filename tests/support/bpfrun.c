@@ -248,7 +248,9 @@ uint32_t bpfrun_ring_slot(struct bpfrun *r, uint32_t vip_id, uint32_t slot)
 	err = bpf_map_lookup_elem(fd, &elem, &p);
 	close(fd);
 	cr_assert(!err, "reading ring slot %u: %s", slot, strerror(errno));
-	return p.slot[slot & 1];
+	if (p.slot[slot & 1] == XLB_MAGLEV_EMPTY)
+		return XLB_MAGLEV_EMPTY;
+	return p.slot[slot & 1] & XLB_RING_ID_MASK;
 }
 
 int bpfrun_run(struct bpfrun *r, const uint8_t *in, size_t in_len, uint8_t *out,

@@ -46,12 +46,14 @@ void bpfrun_set_backend(struct bpfrun *r, uint32_t id,
 			const struct xlb_backend *b);
 /* Install a new ring for @vip_id (swapping out the old one, as the control
  * plane does): @slots has ring_size backend ids (XLB_MAGLEV_EMPTY for
- * none). */
+ * none), each | XLB_RING_F_CHANGED where a bare SYN must read the
+ * connection table. */
 void bpfrun_set_ring(struct bpfrun *r, uint32_t vip_id, const uint32_t *slots);
 /* Same, slot i = @ids[i % @n]; @n == 0 leaves every slot empty. */
 void bpfrun_fill_ring(struct bpfrun *r, uint32_t vip_id, const uint32_t *ids,
 		      size_t n);
-/* Read slot @slot of @vip_id's ring back through the outer map. */
+/* Read slot @slot of @vip_id's ring back through the outer map: the
+ * backend id, without XLB_RING_F_CHANGED (XLB_MAGLEV_EMPTY stays). */
 uint32_t bpfrun_ring_slot(struct bpfrun *r, uint32_t vip_id, uint32_t slot);
 /* Read a VIP / backend back from the maps; false if absent. */
 bool bpfrun_get_vip(struct bpfrun *r, const struct xlb_vip_key *k,
