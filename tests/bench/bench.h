@@ -193,9 +193,14 @@ int bxlb_backend(struct bxlb *x, uint32_t id, uint32_t addr);
 int bxlb_vip(struct bxlb *x, const struct xlb_vip_key *key, uint32_t vip_id,
 	     uint8_t encap, uint32_t vip_flags, uint32_t addr_flags,
 	     const uint32_t *table, const uint32_t *ids);
-/* Swap in a new ring for @vip_id (as a reload does). */
+/* Swap in a new ring for @vip_id (as a reload does): replacing a ring,
+ * it marks (XLB_RING_F_CHANGED) the slots whose owner changed and keeps
+ * the old marks, as xlbctl does; a first ring has none. */
 int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
 	      const uint32_t *ids);
+/* Mark every slot of @vip_id's ring in place: the worst case for a bare
+ * SYN, which then always reads the connection table. */
+int bxlb_ring_mark_all(struct bxlb *x, uint32_t vip_id);
 /* Maglev table over @n backends at 10.100.0.0 + @first + j (ids are
  * local indexes 0..n-1). Returns a malloc'd ring_size table or NULL. */
 uint32_t *bxlb_maglev(uint32_t ring_size, uint32_t n, uint32_t first);

@@ -623,7 +623,9 @@ static int full_paths(struct bench_results *r)
 	uint64_t n0, n1;
 	int err;
 
-	if (!want("v4-tcp-syn-new-full") && !want("v4-tcp-ack-new-full"))
+	if (!want("v4-tcp-syn-new-full") &&
+	    !want("v4-tcp-syn-new-full-changed") &&
+	    !want("v4-tcp-ack-new-full"))
 		return 0;
 	say("full table: %u conntrack flows, prefilled\n", bopt.ct_size);
 	err = setup(&x, 100, 1, false, bopt.ct_size);
@@ -636,6 +638,12 @@ static int full_paths(struct bench_results *r)
 	if (!err &&
 	    !(err = pool_new4(&p, IPPROTO_TCP, VIP_A, TCPF_SYN, CHK_MISS))) {
 		measure(r, &x, x.prog_fd, "v4-tcp-syn-new-full", &p, 6.0);
+		/* the same after every ring slot changed: each SYN reads the
+		 * table (what every SYN cost before the marks) */
+		if (want("v4-tcp-syn-new-full-changed") &&
+		    !(err = bxlb_ring_mark_all(&x, 0)))
+			measure(r, &x, x.prog_fd, "v4-tcp-syn-new-full-changed",
+				&p, 0);
 		pool_free(&p);
 	}
 	if (!err &&

@@ -175,12 +175,47 @@ int bxlb_backend(struct bxlb *x, uint32_t id, uint32_t addr)
 	return 0;
 }
 
+/* @vip_id's ring now, mmap'ed (@sz bytes, writable if @rw), or NULL if
+ * it has none. */
+static uint32_t *ring_map(struct bxlb *x, uint32_t vip_id, size_t sz, bool rw)
+{
+	uint32_t inner_id, *ring;
+	int fd;
+
+	if (bpf_map_lookup_elem(x->rings_fd, &vip_id, &inner_id))
+		return NULL;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return NULL;
+	ring = mmap(NULL, sz, PROT_READ | (rw ? PROT_WRITE : 0), MAP_SHARED, fd,
+		    0);
+	close(fd);
+	return ring == MAP_FAILED ? NULL : ring;
+}
+
+int bxlb_ring_mark_all(struct bxlb *x, uint32_t vip_id)
+{
+	size_t sz = (size_t)XLB_RING_ELEMS(x->ring_size) *
+		    sizeof(struct xlb_ring_pair);
+	uint32_t *ring = ring_map(x, vip_id, sz, true);
+
+	if (!ring) {
+		fprintf(stderr, "xlb-bench: cannot map ring %u: %s\n", vip_id,
+			strerror(errno));
+		return -EIO;
+	}
+	for (uint32_t s = 0; s < x->ring_size; s++)
+		ring[s] |= XLB_RING_F_CHANGED;
+	munmap(ring, sz);
+	return 0;
+}
+
 int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
 	      const uint32_t *ids)
 {
 	size_t sz = (size_t)XLB_RING_ELEMS(x->ring_size) *
 		    sizeof(struct xlb_ring_pair);
-	uint32_t *ring;
+	uint32_t *ring, *old = ring_map(x, vip_id, sz, false);
 	int fd, err = 0;
 
 	fd = ring_new(x->ring_size);
@@ -197,9 +232,13 @@ int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
 			strerror(errno));
 		goto out;
 	}
-	for (uint32_t s = 0; s < x->ring_size; s++)
+	for (uint32_t s = 0; s < x->ring_size; s++) {
 		ring[s] = table[s] == XLB_MAGLEV_EMPTY ? XLB_MAGLEV_EMPTY :
 							 ids[table[s]];
+		if (old && ((old[s] & XLB_RING_F_CHANGED) ||
+			    (old[s] & XLB_RING_ID_MASK) != ring[s]))
+			ring[s] |= XLB_RING_F_CHANGED;
+	}
 	munmap(ring, sz);
 	if (bpf_map_update_elem(x->rings_fd, &vip_id, &fd, BPF_ANY)) {
 		err = -errno;
@@ -207,6 +246,8 @@ int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
 			vip_id, strerror(errno));
 	}
 out:
+	if (old)
+		munmap(old, sz);
 	close(fd);
 	return err;
 }
