@@ -447,7 +447,7 @@ static int check_converged(int k)
 		uint32_t elem = slot / 2;
 
 		if (bpf_map_lookup_elem(rfd, &elem, &pair) ||
-		    (v = pair.slot[slot & 1], 0) ||
+		    (v = pair.slot[slot & 1] & XLB_RING_ID_MASK, 0) ||
 		    bpf_map_lookup_elem(fd, &v, &be)) {
 			ERR("ring slot %u unreadable or backend %u\n", slot, v);
 			bad++;
