@@ -864,6 +864,8 @@ static int plan_rings(const struct xlb_instance *in, const struct xlb_state *st,
 		       takes_removed_flows(st, p, v));
 		if (!vd->ring && !all)
 			continue;
+		if (!vd->ring)
+			p->d.rings++; /* rebuilt for its marks: say so */
 		r = &p->rings[p->n_rings++];
 		r->vip_id = p->new_vip_id[vd->new_idx];
 		r->vip = v;

@@ -802,6 +802,7 @@ Test(ctl, reload_marks_changed_ring_slots)
 	write_mark_cfg(true, false, "src-ip", b3, 3);
 	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
 		     out);
+	cr_assert(strstr(out, "1 ring rebuilt"), "%s", out);
 	ring_raw(0, r2);
 	cr_assert_eq(n_marked(r2), MRING, "hash mode changed: %d marked",
 		     n_marked(r2));
