@@ -220,3 +220,11 @@ out:
 	free(v);
 	return err;
 }
+
+void xlb_maglev_mark(uint32_t *table, const uint32_t *old, uint32_t m)
+{
+	for (uint32_t s = 0; s < m; s++)
+		if (!old || (old[s] & XLB_RING_F_CHANGED) ||
+		    (old[s] & XLB_RING_ID_MASK) != table[s])
+			table[s] |= XLB_RING_F_CHANGED;
+}

@@ -36,4 +36,14 @@ int xlb_maglev_build(const struct xlb_maglev_backend *be, size_t n,
 /* Slot value meaning "no backend": the datapath drops and counts. */
 #define XLB_MAGLEV_EMPTY UINT32_MAX
 
+/**
+ * xlb_maglev_mark - set XLB_RING_F_CHANGED (xlb_abi.h) in a new table
+ * @table: the new table, @m slots
+ * @old:   the table it replaces, as stored (marks included), or NULL:
+ *         mark every slot
+ *
+ * A slot is marked if @old marked it or named another backend there.
+ */
+void xlb_maglev_mark(uint32_t *table, const uint32_t *old, uint32_t m);
+
 #endif /* XLB_MAGLEV_H */

@@ -593,8 +593,7 @@ static int mark_ring(const struct xlb_vip_cfg *v, __u32 *table, __u32 m,
 	if (marks == MARKS_NONE)
 		return 0;
 	if (marks == MARKS_ALL) {
-		for (__u32 s = 0; s < m; s++)
-			table[s] |= XLB_RING_F_CHANGED;
+		xlb_maglev_mark(table, NULL, m);
 		return 0;
 	}
 	len = ring_map_len(m);
@@ -606,10 +605,7 @@ static int mark_ring(const struct xlb_vip_cfg *v, __u32 *table, __u32 m,
 			strerror(-err));
 		return err;
 	}
-	for (__u32 s = 0; s < m; s++)
-		if ((old[s] & XLB_RING_F_CHANGED) ||
-		    (old[s] & XLB_RING_ID_MASK) != table[s])
-			table[s] |= XLB_RING_F_CHANGED;
+	xlb_maglev_mark(table, old, m);
 	munmap((void *)old, len);
 	return 0;
 }

@@ -204,8 +204,7 @@ int bxlb_ring_mark_all(struct bxlb *x, uint32_t vip_id)
 			strerror(errno));
 		return -EIO;
 	}
-	for (uint32_t s = 0; s < x->ring_size; s++)
-		ring[s] |= XLB_RING_F_CHANGED;
+	xlb_maglev_mark(ring, NULL, x->ring_size);
 	munmap(ring, sz);
 	return 0;
 }
@@ -232,13 +231,11 @@ int bxlb_ring(struct bxlb *x, uint32_t vip_id, const uint32_t *table,
 			strerror(errno));
 		goto out;
 	}
-	for (uint32_t s = 0; s < x->ring_size; s++) {
+	for (uint32_t s = 0; s < x->ring_size; s++)
 		ring[s] = table[s] == XLB_MAGLEV_EMPTY ? XLB_MAGLEV_EMPTY :
 							 ids[table[s]];
-		if (old && ((old[s] & XLB_RING_F_CHANGED) ||
-			    (old[s] & XLB_RING_ID_MASK) != ring[s]))
-			ring[s] |= XLB_RING_F_CHANGED;
-	}
+	if (old) /* replacing a ring: mark as xlbctl does */
+		xlb_maglev_mark(ring, old, x->ring_size);
 	munmap(ring, sz);
 	if (bpf_map_update_elem(x->rings_fd, &vip_id, &fd, BPF_ANY)) {
 		err = -errno;
