@@ -142,6 +142,26 @@ static bool settings_differ(const struct xlb_config *o,
 	return false;
 }
 
+/* @v is a wildcard-port VIP on the address and protocol of a VIP that
+ * @d removes: that VIP's flows fall back to @v with their entries. */
+static bool takes_removed_flows(const struct xlb_config *old,
+				const struct xlb_diff *d,
+				const struct xlb_vip_cfg *v)
+{
+	if (v->port)
+		return false;
+	for (size_t i = 0; i < d->n_vips; i++) {
+		const struct xlb_vip_cfg *o;
+
+		if (d->vips[i].kind != XLB_REMOVED)
+			continue;
+		o = &old->vips[d->vips[i].old_idx];
+		if (o->proto == v->proto && xlb_addr_eq(&o->addr, &v->addr))
+			return true;
+	}
+	return false;
+}
+
 int xlb_diff_compute(const struct xlb_config *old, const struct xlb_config *new,
 		     struct xlb_diff *d)
 {
@@ -166,13 +186,15 @@ int xlb_diff_compute(const struct xlb_config *old, const struct xlb_config *new,
 			goto fail;
 		if (!ov) {
 			vd->kind = XLB_ADDED;
-			vd->ring = true;
+			vd->ring = vd->remark = true;
 			d->vips_added++;
 		} else {
 			vd->what = vip_what(ov, nv);
 			if (vd->be_added || vd->be_removed || vd->be_changed)
 				vd->what |= XLB_VD_BACKENDS;
-			vd->ring = !ring_same(ov, nv);
+			vd->remark =
+				vd->what & (XLB_VD_HASH | XLB_VD_CONNTRACK);
+			vd->ring = vd->remark || !ring_same(ov, nv);
 			vd->kind =
 				vd->what || vd->ring ? XLB_CHANGED : XLB_SAME;
 			if (vd->kind == XLB_CHANGED)
@@ -180,7 +202,6 @@ int xlb_diff_compute(const struct xlb_config *old, const struct xlb_config *new,
 			else
 				d->vips_same++;
 		}
-		d->rings += vd->ring;
 		d->be_added += vd->be_added;
 		d->be_removed += vd->be_removed;
 		d->be_changed += vd->be_changed;
@@ -201,6 +222,14 @@ int xlb_diff_compute(const struct xlb_config *old, const struct xlb_config *new,
 		d->be_removed += vd->be_removed;
 	}
 	d->n_vips = k;
+	for (size_t i = 0; i < d->n_vips; i++) {
+		struct xlb_vip_diff *vd = &d->vips[i];
+
+		if (vd->kind != XLB_REMOVED &&
+		    takes_removed_flows(old, d, &new->vips[vd->new_idx]))
+			vd->ring = vd->remark = true;
+		d->rings += vd->ring;
+	}
 	d->settings = settings_differ(old, new);
 	return 0;
 fail:

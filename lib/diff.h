@@ -48,6 +48,11 @@ struct xlb_vip_diff {
 	size_t new_idx; /* index in new->vips, or XLB_DIFF_NONE */
 	unsigned int what; /* XLB_VD_* when kind == XLB_CHANGED */
 	bool ring; /* the Maglev table must be rebuilt (and swapped) */
+	/* every slot of the new table gets XLB_RING_F_CHANGED: the VIP's
+	 * flows may have connection-table entries made by another table (the
+	 * VIP is added, its hash or conntrack changes, or it is a wildcard-port
+	 * VIP that inherits a removed VIP's flows); implies @ring */
+	bool remark;
 	size_t n_be; /* entries in @be: union of both backend lists */
 	struct xlb_be_diff *be;
 	size_t be_added, be_removed, be_changed;

@@ -807,38 +807,16 @@ static int ring_fd_of(const struct xlb_instance *in, __u32 vip_id)
 	return fd < 0 ? -errno : fd;
 }
 
-/* @v is a wildcard-port VIP on the address and protocol of a VIP this
- * plan removes: that VIP's flows fall back to @v with their entries. */
-static bool takes_removed_flows(const struct xlb_state *st,
-				const struct plan *p,
-				const struct xlb_vip_cfg *v)
-{
-	if (v->port)
-		return false;
-	for (size_t i = 0; i < p->d.n_vips; i++) {
-		const struct xlb_vip_diff *vd = &p->d.vips[i];
-		const struct xlb_vip_cfg *o;
-
-		if (vd->kind != XLB_REMOVED)
-			continue;
-		o = &st->cfg.vips[vd->old_idx];
-		if (o->proto == v->proto && xlb_addr_eq(&o->addr, &v->addr))
-			return true;
-	}
-	return false;
-}
-
 /**
  * plan_rings - the rings to build, and how to mark them
  *
  * XLB_RING_F_CHANGED (xlb_abi.h) must be on every slot where a live
  * connection-table entry of a flow may name another backend than the
  * slot's: a bare SYN trusts an unmarked slot without reading the table.
- * Entries are written with the ring's choice, so on a running instance:
- * a rebuilt ring keeps its marks and marks the slots whose owner changed;
- * a new VIP, a changed hash mode or conntrack setting, and a wildcard VIP
- * that inherits a removed VIP's flows mark every slot. An instance with
- * no VIP and empty tables marks nothing.
+ * Entries are written with the ring's choice, so on a running instance
+ * a rebuilt ring keeps its marks and marks the slots whose owner changed,
+ * or every slot where the diff says so (xlb_vip_diff.remark). An instance
+ * with no VIP and empty tables marks nothing.
  */
 static int plan_rings(const struct xlb_instance *in, const struct xlb_state *st,
 		      struct plan *p)
@@ -849,26 +827,19 @@ static int plan_rings(const struct xlb_instance *in, const struct xlb_state *st,
 		const struct xlb_vip_diff *vd = &p->d.vips[i];
 		const struct xlb_vip_cfg *v;
 		struct new_ring *r;
-		bool all;
 
-		if (vd->kind == XLB_REMOVED)
+		if (!vd->ring)
 			continue;
 		v = &p->want.vips[vd->new_idx];
-		all = !fresh &&
-		      (vd->kind == XLB_ADDED ||
-		       (vd->what & (XLB_VD_HASH | XLB_VD_CONNTRACK)) ||
-		       takes_removed_flows(st, p, v));
-		if (!vd->ring && !all)
-			continue;
-		if (!vd->ring)
-			p->d.rings++; /* rebuilt for its marks: say so */
 		r = &p->rings[p->n_rings++];
 		r->vip_id = p->new_vip_id[vd->new_idx];
 		r->vip = v;
 		r->slots = p->new_slot[vd->new_idx];
 		r->fd = -1;
 		r->old_fd = -1;
-		r->marks = fresh ? MARKS_NONE : all ? MARKS_ALL : MARKS_DIFF;
+		r->marks = fresh      ? MARKS_NONE :
+			   vd->remark ? MARKS_ALL :
+					MARKS_DIFF;
 		if (r->marks == MARKS_DIFF) {
 			r->old_fd = ring_fd_of(in, r->vip_id);
 			if (r->old_fd < 0) {
@@ -909,8 +880,7 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 			       sizeof(*p->new_vip_id));
 	p->new_slot = calloc(p->want.n_vips ? p->want.n_vips : 1,
 			     sizeof(*p->new_slot));
-	/* rings to rebuild, plus those that only gain marks */
-	p->rings = calloc(p->want.n_vips + 1, sizeof(*p->rings));
+	p->rings = calloc(p->d.rings ? p->d.rings : 1, sizeof(*p->rings));
 	if (!p->new_vip_id || !p->new_slot || !p->rings)
 		return -ENOMEM;
 

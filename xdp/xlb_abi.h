@@ -195,8 +195,8 @@ _Static_assert(sizeof(struct xlb_ring_pair) == 8, "xlb_ring_pair layout");
 /* In a ring slot: the slot's backend may differ from the one a
  * connection-table entry of a flow on it names. ctl sets it on every slot
  * whose owner changed since the instance was loaded, and on every slot of
- * a ring whose flows may have entries from elsewhere (a VIP added to a
- * running instance, a changed hash mode). A bare SYN on a slot without it
+ * a ring whose flows may have entries from elsewhere (xlb_vip_diff.remark
+ * in lib/diff.h says when). A bare SYN on a slot without it
  * skips the table: every live entry of a flow there names this backend.
  * The empty slot (UINT32_MAX) carries it too, harmlessly. */
 #define XLB_RING_F_CHANGED 0x80000000U

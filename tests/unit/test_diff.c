@@ -222,7 +222,55 @@ Test(diff, vip_attributes)
 	cr_assert_eq(d.vips[3].what, XLB_VD_ENCAP);
 	cr_assert_eq(d.vips[4].what, XLB_VD_ECHO);
 	cr_assert_eq(d.vips_changed, 5);
-	cr_assert_eq(d.rings, 0);
+	/* the same backends, but a new hash mode moves every flow's slot and
+	 * conntrack turned on may meet old entries: rebuilt, every slot
+	 * marked changed; the other attributes leave the table alone */
+	cr_assert_eq(d.rings, 2);
+	for (size_t i = 0; i < 5; i++) {
+		bool want = i == 1 || i == 2;
+
+		cr_assert_eq(d.vips[i].ring, want, "vip%zu ring", i);
+		cr_assert_eq(d.vips[i].remark, want, "vip%zu remark", i);
+	}
+}
+
+/* Which new tables get every slot marked (XLB_RING_F_CHANGED): an added
+ * VIP, and a wildcard-port VIP whose address and protocol lose a VIP (its
+ * flows fall back to the wildcard with their entries); a table rebuilt for
+ * its backends only marks the slots that changed. */
+Test(diff, remark_added_and_inheriting_wildcard)
+{
+	mk(&a, 3, 2);
+	mk(&b, 3, 2);
+	a.vips[1].addr = a.vips[0].addr; /* vip1: same address, port 81 */
+	a.vips[1].port = 81;
+	b.vips[1] = a.vips[1];
+	b.vips[1].backends = calloc(2, sizeof(*b.vips[1].backends));
+	memcpy(b.vips[1].backends, a.vips[1].backends,
+	       2 * sizeof(*b.vips[1].backends));
+	b.vips[0].port = 0; /* vip0:80 removed, a wildcard vip0:* added */
+	b.vips[2].backends[1].weight = 50; /* vip2: ring only */
+	cr_assert_eq(xlb_diff_compute(&a, &b, &d), 0);
+	cr_assert_eq(d.vips[0].kind, XLB_ADDED);
+	cr_assert(d.vips[0].ring && d.vips[0].remark);
+	cr_assert_eq(d.vips[1].kind, XLB_SAME);
+	cr_assert(!d.vips[1].ring && !d.vips[1].remark);
+	cr_assert(d.vips[2].ring && !d.vips[2].remark);
+	cr_assert_eq(d.vips[3].kind, XLB_REMOVED);
+	cr_assert_eq(d.rings, 2);
+	xlb_diff_free(&d);
+
+	/* the wildcard already there, unchanged, inherits vip1:81's flows */
+	a.vips[0].port = 0;
+	b.vips[1].port = 82;
+	b.vips[2].backends[1].weight = 100;
+	cr_assert_eq(xlb_diff_compute(&a, &b, &d), 0);
+	cr_assert_eq(d.vips[0].kind, XLB_SAME);
+	cr_assert(d.vips[0].ring && d.vips[0].remark,
+		  "the wildcard inherits the removed :81 flows");
+	cr_assert_eq(d.vips[1].kind, XLB_ADDED);
+	cr_assert(!d.vips[2].ring);
+	cr_assert_eq(d.rings, 2);
 }
 
 Test(diff, gue_port_matters_only_with_gue)
