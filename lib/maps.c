@@ -687,6 +687,8 @@ static void mk_backend(struct xlb_backend *b, const struct xlb_backend_cfg *c,
 	b->flags = XLB_BE_F_IN_USE;
 	if (c->state != XLB_BE_STATE_DOWN)
 		b->flags |= XLB_BE_F_LIVE;
+	if (c->state == XLB_BE_STATE_ACTIVE && c->weight)
+		b->flags |= XLB_BE_F_NEW;
 	if (c->gue)
 		b->flags |= XLB_BE_F_GUE;
 }

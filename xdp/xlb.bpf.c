@@ -236,6 +236,13 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
  * XLB_RING_F_CHANGED the owner never changed since the flows there were
  * remembered, so every live entry names that owner and the table (a cold
  * bucket and, in a full table, a cold element) is not read at all.
+ *
+ * A live entry that a SYN finds is a closed connection's whose client
+ * reuses the source port (or, rarely, a late duplicate of a live
+ * connection's SYN). It is followed only to a backend that takes new
+ * connections (XLB_BE_F_NEW): a draining one must get none. Otherwise the
+ * ring decides, and the entry is re-pointed in place (nothing inserted) so
+ * that the handshake's ACK goes where the SYN went.
  */
 static __always_inline int pick_backend_syn(const struct xlb_flow_key *f,
 					    const struct xlb_vip *vip,
@@ -243,20 +250,29 @@ static __always_inline int pick_backend_syn(const struct xlb_flow_key *f,
 					    struct xlb_backend *be)
 {
 	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
+	struct xlb_ct *ct, *reused = NULL;
 	struct xlb_flow4_key k4;
-	struct xlb_ct *ct;
 	__u32 val;
 
 	if (ring_pick(f, vip, &val))
 		return -1;
 	if (use_ct && (val & XLB_RING_F_CHANGED) &&
 	    ct_backend(f, &k4, &ct, id, be)) {
-		vs->ct_hits++;
-		return 0;
+		if (be->flags & XLB_BE_F_NEW) {
+			vs->ct_hits++;
+			return 0;
+		}
+		reused = ct;
 	}
 	if (use_ct)
 		vs->ct_misses++;
-	return ring_backend(val, id, be);
+	if (ring_backend(val, id, be))
+		return -1;
+	if (reused) {
+		reused->backend_id = *id;
+		reused->gen = be->gen;
+	}
+	return 0;
 }
 
 /**

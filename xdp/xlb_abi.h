@@ -76,6 +76,12 @@
 #define XLB_BE_F_LIVE (1U << 1)
 /* Encapsulate in GUE even if the VIP says IPIP. */
 #define XLB_BE_F_GUE (1U << 2)
+/* Takes new connections: state active and weight > 0 (the backends its
+ * VIP's ring is built from). A bare SYN follows a remembered entry only to
+ * a backend with this flag: an entry that a SYN finds is a closed
+ * connection's (a reused client port), and a draining backend must get no
+ * new connection. */
+#define XLB_BE_F_NEW (1U << 3)
 
 /* Backend states as the control plane records them (xlb_backend.state). */
 #define XLB_BE_STATE_ACTIVE 0

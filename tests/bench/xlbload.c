@@ -163,7 +163,7 @@ int bxlb_backend(struct bxlb *x, uint32_t id, uint32_t addr)
 		.gen = 1,
 		.weight = 100,
 		.family = XLB_FAMILY_V4,
-		.flags = XLB_BE_F_IN_USE | XLB_BE_F_LIVE,
+		.flags = XLB_BE_F_IN_USE | XLB_BE_F_LIVE | XLB_BE_F_NEW,
 	};
 
 	be.addr[0] = htobe32(addr);

@@ -57,10 +57,10 @@ static void scene(int family, uint8_t proto, uint32_t flags)
 	struct xlb_vip v = { .vip_id = 5, .flags = flags };
 	struct xlb_backend a =
 		bpfrun_backend(family == 4 ? "10.0.0.10" : "fd00::10", 1,
-			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE);
+			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE | XLB_BE_F_NEW);
 	struct xlb_backend b =
 		bpfrun_backend(family == 4 ? "10.0.0.11" : "fd00::11", 1,
-			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE);
+			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE | XLB_BE_F_NEW);
 
 	fam = family;
 	vip_id = 5;
@@ -247,7 +247,7 @@ static void gen_bump_case(int family)
 {
 	struct xlb_backend a2 =
 		bpfrun_backend(family == 4 ? "10.0.0.99" : "fd00::99", 2,
-			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE);
+			       XLB_BE_F_IN_USE | XLB_BE_F_LIVE | XLB_BE_F_NEW);
 	struct xlb_flow_key f;
 	struct pkt p;
 
@@ -324,6 +324,7 @@ static void drain_case(int family)
 	bpfrun_get_backend(&r, BE_A, &a);
 	a.state = XLB_BE_STATE_DRAIN;
 	a.weight = 0;
+	a.flags &= (uint8_t)~XLB_BE_F_NEW;
 	bpfrun_set_backend(&r, BE_A, &a);
 	set_ring(BE_B);
 	send_to("established flow to a draining backend", &p, BE_A);
@@ -337,6 +338,43 @@ Test(conntrack, draining_backend_keeps_flows_v4)
 Test(conntrack, draining_backend_keeps_flows_v6)
 {
 	drain_case(6);
+}
+
+/* A client reuses the source port of a closed connection to a backend that
+ * now drains (no XLB_BE_F_NEW): the new connection's SYN must not follow
+ * the old entry; it takes the ring, and the entry follows it for the
+ * handshake's ACK. (A SYN that finds an entry to a backend that takes new
+ * connections follows it: syn_reads_table_only_on_marked_slot.) */
+static void drain_reused_port_case(int family)
+{
+	struct xlb_flow_key f;
+	struct xlb_backend a;
+	struct pkt syn, ack;
+
+	scene(family, IPPROTO_TCP, 0);
+	flow(&syn, &f, 1, IPPROTO_TCP, PKT_TCP_SYN);
+	flow(&ack, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
+	send_to("old connection's SYN", &syn, BE_A);
+	send_to("old connection's ACK", &ack, BE_A);
+	assert_ct("old connection", &f, BE_A, 1);
+	bpfrun_get_backend(&r, BE_A, &a);
+	a.state = XLB_BE_STATE_DRAIN;
+	a.flags &= (uint8_t)~XLB_BE_F_NEW;
+	bpfrun_set_backend(&r, BE_A, &a);
+	set_ring(BE_B);
+	send_to("new connection's SYN, same 5-tuple, A draining", &syn, BE_B);
+	assert_ct("after the SYN", &f, BE_B, 1);
+	send_to("new connection's ACK", &ack, BE_B);
+}
+
+Test(conntrack, drain_reused_port_syn_takes_ring_v4)
+{
+	drain_reused_port_case(4);
+}
+
+Test(conntrack, drain_reused_port_syn_takes_ring_v6)
+{
+	drain_reused_port_case(6);
 }
 
 /* ---- VIP without connection table --------------------------------------- */

@@ -656,6 +656,23 @@ Test(ctl, reload_moves_only_what_it_must)
 		cr_assert(fresh[i] == 1 || fresh[i] == 2 || fresh[i] == 5,
 			  "new flow %d went to %d", i, fresh[i]);
 	}
+	/* A client that reuses the port of a flow on drained .3 opens a new
+	 * connection: its SYN finds the old entry on a changed slot and
+	 * still avoids .3 (xlbctl cleared XLB_BE_F_NEW), and the handshake's
+	 * ACK follows the SYN. */
+	for (int i = 0; i < NFLOWS; i++) {
+		int syn, ack;
+
+		if (before[i] != 3)
+			continue;
+		syn = send_tcp((uint16_t)(10000 + i), PKT_TCP_SYN);
+		cr_assert(syn == 1 || syn == 2 || syn == 5,
+			  "new connection on flow %d's port went to %d", i,
+			  syn);
+		ack = send_tcp((uint16_t)(10000 + i), PKT_TCP_ACK);
+		cr_assert_eq(ack, syn, "flow %d: SYN to %d, its ACK to %d", i,
+			     syn, ack);
+	}
 
 	/* .3 down: its established flows move too. */
 	struct be b4[] = { { 1 }, { 2 }, { 3, "down" }, { 5 } };
