@@ -6,8 +6,11 @@
 # added backend. Every connection must end with the server's byte count and
 # SHA-256 equal to what the client sent (no reset, no byte lost). Between
 # reloads, new connections must reach the new backend, never the drained
-# one, and never the removed one. Last, a backend set to `down` (unlike
-# `drain`) must lose its established connection too.
+# one, and never the removed one, not even from a source port that an
+# earlier connection to the drained backend used (clients reuse ports: the
+# connection table still holds the closed connection's entry). Last, a
+# backend set to `down` (unlike `drain`) must lose its established
+# connection too.
 set -uo pipefail
 . "${XLB_SRC:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 t_begin lab_reload
@@ -82,6 +85,15 @@ t_reload "$T_TMP/c1.yaml"
 requests "be4 added" be1 be2 be3 be4
 t_check "the added backend be4 takes new connections" \
 	t_jtrue "$LAST" 'd["backends"].get("be4", 0) > 0'
+# Connections from known source ports (below the ephemeral range), closed
+# at once; the same ports come back after the drain.
+SPORT=24000
+declare -A OLD
+for vip in 10.0.0.10 fd00:a::10; do
+	OLD[$vip]=$(t_client c1 tcpflows $vip $LAB_HTTP_PORT --sport-base $SPORT -n "$N")
+	t_check "$N connections from ports $SPORT.. to $vip answered" \
+		t_jtrue "${OLD[$vip]}" 'd["failed"] == 0'
+done
 
 drain=()
 for b in 1 2 3 4; do
@@ -92,6 +104,16 @@ t_reload "$T_TMP/c2.yaml"
 keep=()
 for b in be1 be2 be3 be4; do [ "$b" = "$D" ] || keep+=("$b"); done
 requests "$D (stream 1's backend) draining" "${keep[@]}"
+for vip in 10.0.0.10 fd00:a::10; do
+	out=$(t_client c1 tcpflows $vip $LAB_HTTP_PORT --sport-base $SPORT -n "$N")
+	was=$(t_json "${OLD[$vip]}" 'sum(1 for b in d["flows"].values() if b == "'"$D"'")')
+	if [ "${was:-0}" -gt 0 ] &&
+		t_jtrue "$out" 'd["failed"] == 0 and "'"$D"'" not in d["backends"]'; then
+		t_ok "ports $SPORT.. reused to $vip ($was of them were on $D): no new connection on $D: $(t_json "$out" 'd["backends"]')"
+	else
+		t_fail "ports $SPORT.. reused to $vip ($was of them were on $D, none may go back): $(t_json "$out" '"%d failed; back on '"$D"': %s" % (d["failed"], sorted(p for p, b in d["flows"].items() if b == "'"$D"'"))')"
+	fi
+done
 
 drain=()
 keep=()
