@@ -311,22 +311,29 @@ Test(conntrack, removed_backend_slot_freed_v6)
 	live_cleared_case(6, 0);
 }
 
-/* Draining (LIVE kept, out of the ring): established flows stay. */
+/* Backend A drains as xlbctl writes `state: drain`: LIVE kept,
+ * XLB_BE_F_NEW cleared, out of the ring (now all B, every slot marked). */
+static void drain_a(void)
+{
+	struct xlb_backend a;
+
+	bpfrun_get_backend(&r, BE_A, &a);
+	a.state = XLB_BE_STATE_DRAIN;
+	a.flags &= (uint8_t)~XLB_BE_F_NEW;
+	bpfrun_set_backend(&r, BE_A, &a);
+	set_ring(BE_B);
+}
+
+/* Draining: established flows stay. */
 static void drain_case(int family)
 {
 	struct xlb_flow_key f;
-	struct xlb_backend a;
 	struct pkt p;
 
 	scene(family, IPPROTO_TCP, 0);
 	flow(&p, &f, 1, IPPROTO_TCP, PKT_TCP_ACK);
 	send_to("first packet", &p, BE_A);
-	bpfrun_get_backend(&r, BE_A, &a);
-	a.state = XLB_BE_STATE_DRAIN;
-	a.weight = 0;
-	a.flags &= (uint8_t)~XLB_BE_F_NEW;
-	bpfrun_set_backend(&r, BE_A, &a);
-	set_ring(BE_B);
+	drain_a();
 	send_to("established flow to a draining backend", &p, BE_A);
 }
 
@@ -348,7 +355,6 @@ Test(conntrack, draining_backend_keeps_flows_v6)
 static void drain_reused_port_case(int family)
 {
 	struct xlb_flow_key f;
-	struct xlb_backend a;
 	struct pkt syn, ack;
 
 	scene(family, IPPROTO_TCP, 0);
@@ -357,11 +363,7 @@ static void drain_reused_port_case(int family)
 	send_to("old connection's SYN", &syn, BE_A);
 	send_to("old connection's ACK", &ack, BE_A);
 	assert_ct("old connection", &f, BE_A, 1);
-	bpfrun_get_backend(&r, BE_A, &a);
-	a.state = XLB_BE_STATE_DRAIN;
-	a.flags &= (uint8_t)~XLB_BE_F_NEW;
-	bpfrun_set_backend(&r, BE_A, &a);
-	set_ring(BE_B);
+	drain_a();
 	send_to("new connection's SYN, same 5-tuple, A draining", &syn, BE_B);
 	assert_ct("after the SYN", &f, BE_B, 1);
 	send_to("new connection's ACK", &ack, BE_B);
