@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "conntrack.h"
 #include "diff.h"
 #include "log.h"
 #include "maglev.h"
@@ -140,19 +141,6 @@ int xlb_instance_pick(const char *want, char out[IF_NAMESIZE])
 	return 0;
 }
 
-static int map_max_entries(int fd, uint32_t *max)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int err;
-
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (err)
-		return err;
-	*max = info.max_entries;
-	return 0;
-}
-
 /* The program on the link (any mode), 0 if none. */
 static int link_prog(int ifindex, uint32_t *id, bool *generic)
 {
@@ -174,27 +162,30 @@ static int link_prog(int ifindex, uint32_t *id, bool *generic)
 	return 0;
 }
 
-static int read_ring_size(struct xlb_instance *in)
+/* The load-time settings in the program's read-only data: ring_size and
+ * conntrack_size. */
+static int read_rodata(struct xlb_instance *in)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), key = 0;
+	struct xlb__rodata ro;
 	void *buf;
 	int err;
 
 	err = bpf_obj_get_info_by_fd(in->rodata_fd, &info, &len);
 	if (err)
 		return err;
-	if (info.value_size <
-	    offsetof(struct xlb__rodata, ring_size) + sizeof(__u32))
+	if (info.value_size < sizeof(ro))
 		return -EINVAL;
 	buf = calloc(1, info.value_size);
 	if (!buf)
 		return -ENOMEM;
 	err = bpf_map_lookup_elem(in->rodata_fd, &key, buf);
-	if (!err)
-		memcpy(&in->ring_size,
-		       (char *)buf + offsetof(struct xlb__rodata, ring_size),
-		       sizeof(__u32));
+	if (!err) {
+		memcpy(&ro, buf, sizeof(ro));
+		in->ring_size = ro.ring_size;
+		in->conntrack_size = ro.conntrack_size;
+	}
 	free(buf);
 	return err;
 }
@@ -242,9 +233,7 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 	if (!err)
 		in->prog_id = pinfo.id;
 	if (!err)
-		err = map_max_entries(in->ct4_fd, &in->conntrack_size);
-	if (!err)
-		err = read_ring_size(in);
+		err = read_rodata(in);
 	if (err) {
 		xlb_err("cannot read the instance on %s: %s\n", ifname,
 			strerror(-err));
@@ -777,24 +766,25 @@ out:
 	return err;
 }
 
-/* Connection table @fd holds nothing. A batch read (any error but
- * "nothing" counts as not empty); get_next_key(NULL) would do, but
- * valgrind flags its NULL key. */
-static bool ct_table_empty(int fd)
+/* Connection table @fd of @family holds nothing (or cannot be read:
+ * then it does not count as empty). */
+static bool ct_table_empty(int fd, int family)
 {
-	unsigned char keys[8 * sizeof(struct xlb_flow_key)];
-	struct xlb_ct vals[8];
-	__u32 out, count = 8;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	int err = bpf_map_lookup_batch(fd, NULL, &out, keys, vals, &count, &o);
+	struct xlb_ct_table t;
+	size_t n;
 
-	return err == -ENOENT && count == 0;
+	if (xlb_ct_open(&t, fd, family))
+		return false;
+	n = xlb_ct_count(&t);
+	xlb_ct_close(&t);
+	return n == 0;
 }
 
 /* Both connection tables hold nothing. */
 static bool ct_empty(const struct xlb_instance *in)
 {
-	return ct_table_empty(in->ct4_fd) && ct_table_empty(in->ct6_fd);
+	return ct_table_empty(in->ct4_fd, XLB_FAMILY_V4) &&
+	       ct_table_empty(in->ct6_fd, XLB_FAMILY_V6);
 }
 
 /* An fd of the ring VIP @vip_id uses now, or -errno. */
@@ -1747,12 +1737,10 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	err = tmpl_fd < 0 ?
 		      tmpl_fd :
 		      bpf_map__set_inner_map_fd(skel->maps.xlb_rings, tmpl_fd);
+	skel->rodata->conntrack_size = c.conntrack_size;
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.xlb_conntrack4,
-					       c.conntrack_size);
-	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.xlb_conntrack6,
-					       c.conntrack_size);
+		err = xlb_ct_size(skel->maps.xlb_conntrack4,
+				  skel->maps.xlb_conntrack6, c.conntrack_size);
 	if (err) {
 		xlb_err("cannot size the maps: %s\n", strerror(-err));
 		goto out_skel;

@@ -47,6 +47,8 @@ static const struct {
 				  "bpf_xdp_adjust_head/tail failed, dropped" },
 	[XLB_CNT_PASS_VIP_OTHER] = { "pass_vip_other",
 				     "VIP address, no VIP for the port/protocol, passed" },
+	[XLB_CNT_CT_FULL] = { "ct_full",
+			      "new flow not remembered: its connection-table bucket held only recently seen flows (forwarded by the ring)" },
 };
 
 const char *xlb_counter_name(unsigned int c)

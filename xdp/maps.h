@@ -96,26 +96,24 @@ struct {
 	__type(value, struct xlb_backend);
 } xlb_backends SEC(".maps");
 
-/* Connection tables: flow -> backend it was sent to, one per family (an
- * IPv4 key is 16 bytes, an IPv6 one 40); the datapath writes, ctl may
- * read. Each is one shared hash with a free list per CPU
- * (BPF_F_NO_COMMON_LRU): no lock shared between CPUs on insert, yet a flow
- * that RSS moves to another CPU is still found, and the control plane and
- * tests see one table. */
+/* Connection tables: flow -> backend it was sent to, one per family;
+ * the datapath writes, ctl and the tests read (mmap). Buckets of
+ * XLB_CT_WAYS ways, see xlb_abi.h; xlb_ct_buckets(conntrack_size) of them,
+ * set at load. mmapable: buckets start on a page, so each is whole lines. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLB_CONNTRACK_DEFAULT);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct xlb_flow4_key);
-	__type(value, struct xlb_ct);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (XLB_CONNTRACK_DEFAULT + 1) / 2);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xlb_ct4_bucket);
 } xlb_conntrack4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLB_CONNTRACK_DEFAULT);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct xlb_flow_key);
-	__type(value, struct xlb_ct);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (XLB_CONNTRACK_DEFAULT + 1) / 2);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xlb_ct6_bucket);
 } xlb_conntrack6 SEC(".maps");
 
 /* Global counters by reason (enum xlb_counter); datapath. */

@@ -16,6 +16,9 @@
 /* Maglev table size, set by the loader before load (a prime); every
  * ring in xlb_rings has this many slots. */
 const volatile __u32 ring_size = XLB_RING_SIZE_BUILD;
+/* Flows the connection tables are sized for, set by the loader; each has
+ * xlb_ct_buckets() of it buckets. */
+const volatile __u32 conntrack_size = XLB_CONNTRACK_DEFAULT;
 
 static __always_inline void count(__u32 reason)
 {
@@ -146,37 +149,184 @@ static __always_inline int ring_backend(__u32 val, __u32 *id,
 	return be->flags & XLB_BE_F_IN_USE ? 0 : -1;
 }
 
-/* The remembered backend of @f if the table has one that is still live
- * and of the same generation: 1 and a copy in @be. 0 otherwise, with the
- * entry (stale, or NULL) in @ctp. */
-static __always_inline int ct_backend(const struct xlb_flow_key *f,
-				      struct xlb_flow4_key *k4,
-				      struct xlb_ct **ctp, __u32 *id,
-				      struct xlb_backend *be)
+/* Keeps clang from reordering a way's stores (x86 keeps their order). */
+#define ct_barrier() asm volatile("" ::: "memory")
+
+/* A flow's place in its connection table. */
+struct ct_pos {
+	void *bucket; /* its bucket; NULL: the look-up failed */
+	struct xlb_ct *ct; /* its entry; NULL: not remembered */
+};
+
+/* IPv4 way @i (0..XLB_CT_WAYS-1, a constant) of bucket @b. */
+#define CT4_WAY(b, i) (&(b)->line[(i) / 2].way[(i) % 2])
+/* IPv6 way @i of bucket @b. */
+#define CT6_WAY(b, i) (&(b)->way[i])
+
+static __always_inline struct xlb_ct *ct4_find(struct xlb_ct4_bucket *b,
+					       __u64 k0, __u64 k1)
 {
-	struct xlb_backend *slot_be;
-	struct xlb_ct *ct;
+#pragma unroll
+	for (int i = 0; i < XLB_CT_WAYS; i++) {
+		struct xlb_ct4_way *w = CT4_WAY(b, i);
+
+		if (w->k1 == k1 && w->k0 == k0)
+			return &w->ct;
+	}
+	return NULL;
+}
+
+static __always_inline struct xlb_ct *ct6_find(struct xlb_ct6_bucket *b,
+					       const __u64 *k)
+{
+#pragma unroll
+	for (int i = 0; i < XLB_CT_WAYS; i++) {
+		struct xlb_ct6_way *w = CT6_WAY(b, i);
+
+		if (w->k[4] == k[4] && w->k[0] == k[0] && w->k[1] == k[1] &&
+		    w->k[2] == k[2] && w->k[3] == k[3])
+			return &w->ct;
+	}
+	return NULL;
+}
+
+/* The way a new flow takes in bucket @b: the first empty one, else the
+ * first without XLB_CT_F_REF; -1 if all are in use and referenced, after
+ * clearing their bits (second chance). @KEY1 names the way's last key
+ * word, zero when empty. One function per family. */
+/* clang-format off */
+#define CT_VICTIM(name, bucket_t, WAY, KEY1)				\
+static __always_inline int name(bucket_t *b)				\
+{									\
+	_Pragma("unroll")						\
+	for (int i = 0; i < XLB_CT_WAYS; i++)				\
+		if (!WAY(b, i)->KEY1)					\
+			return i;					\
+	_Pragma("unroll")						\
+	for (int i = 0; i < XLB_CT_WAYS; i++)				\
+		if (!(WAY(b, i)->ct.backend_id & XLB_CT_F_REF))		\
+			return i;					\
+	_Pragma("unroll")						\
+	for (int i = 0; i < XLB_CT_WAYS; i++)				\
+		WAY(b, i)->ct.backend_id &= ~XLB_CT_F_REF;		\
+	return -1;							\
+}
+/* clang-format on */
+CT_VICTIM(ct4_victim, struct xlb_ct4_bucket, CT4_WAY, k1)
+CT_VICTIM(ct6_victim, struct xlb_ct6_bucket, CT6_WAY, k[4])
+
+/* Remember flow @f (not in @pos's bucket) on backend @id of generation
+ * @gen: a way is emptied, written value first and keyed last, so that a
+ * reader on another CPU never pairs a key with another flow's value.
+ * Returns 1 if remembered, 0 if the bucket had no way to give. */
+static __always_inline int ct_insert(const struct xlb_flow_key *f,
+				     const struct ct_pos *pos, __u32 id,
+				     __u32 gen)
+{
+	int v;
 
 	if (f->family == XLB_FAMILY_V4) {
-		xlb_flow4_key_of(f, k4);
-		ct = bpf_map_lookup_elem(&xlb_conntrack4, k4);
+		struct xlb_ct4_bucket *b = pos->bucket;
+		struct xlb_ct4_way *w;
+		__u64 k0, k1;
+
+		v = ct4_victim(b);
+		if (v < 0 || v >= XLB_CT_WAYS)
+			return 0;
+		w = &b->line[(__u32)v / 2].way[(__u32)v % 2];
+		xlb_ct4_key(f, &k0, &k1);
+		w->k1 = 0;
+		ct_barrier();
+		w->ct.backend_id = id;
+		w->ct.gen = gen;
+		ct_barrier();
+		w->k0 = k0;
+		ct_barrier();
+		w->k1 = k1;
 	} else {
-		ct = bpf_map_lookup_elem(&xlb_conntrack6, f);
+		struct xlb_ct6_bucket *b = pos->bucket;
+		const __u64 *k = (const __u64 *)f;
+		struct xlb_ct6_way *w;
+
+		v = ct6_victim(b);
+		if (v < 0 || v >= XLB_CT_WAYS)
+			return 0;
+		w = &b->way[v];
+		w->k[4] = 0;
+		ct_barrier();
+		w->ct.backend_id = id;
+		w->ct.gen = gen;
+		ct_barrier();
+		w->k[0] = k[0];
+		w->k[1] = k[1];
+		w->k[2] = k[2];
+		w->k[3] = k[3];
+		ct_barrier();
+		w->k[4] = k[4];
 	}
-	*ctp = ct;
+	return 1;
+}
+
+/* The remembered backend of @f (@h: xlb_flow_entropy(@f)) if the table
+ * has one that is still live and of the same generation: 1 and a copy in
+ * @be. 0 otherwise, with the entry (stale, or NULL) and its bucket in
+ * @pos. A hit marks the entry referenced (once). */
+static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
+				      struct ct_pos *pos, __u32 *id,
+				      struct xlb_backend *be)
+{
+	__u32 idx = xlb_ct_bucket(h, xlb_ct_buckets(conntrack_size));
+	struct xlb_backend *slot_be;
+	struct xlb_ct *ct;
+	__u32 bid;
+
+	pos->ct = NULL;
+	if (f->family == XLB_FAMILY_V4) {
+		struct xlb_ct4_bucket *b;
+		__u64 k0, k1;
+
+		b = bpf_map_lookup_elem(&xlb_conntrack4, &idx);
+		pos->bucket = b;
+		if (!b)
+			return 0;
+		xlb_ct4_key(f, &k0, &k1);
+		ct = ct4_find(b, k0, k1);
+	} else {
+		struct xlb_ct6_bucket *b;
+
+		b = bpf_map_lookup_elem(&xlb_conntrack6, &idx);
+		pos->bucket = b;
+		if (!b)
+			return 0;
+		ct = ct6_find(b, (const __u64 *)f);
+	}
+	pos->ct = ct;
 	if (!ct)
 		return 0;
-	*id = ct->backend_id;
+	bid = ct->backend_id;
+	*id = bid & ~XLB_CT_F_REF;
 	slot_be = bpf_map_lookup_elem(&xlb_backends, id);
 	if (!slot_be)
 		return 0;
 	*be = *slot_be;
-	return (be->flags & XLB_BE_F_LIVE) && be->gen == ct->gen;
+	if (!(be->flags & XLB_BE_F_LIVE) || be->gen != ct->gen)
+		return 0;
+	if (!(bid & XLB_CT_F_REF))
+		ct->backend_id = bid | XLB_CT_F_REF;
+	return 1;
+}
+
+/* Point the stale or reused entry @ct at backend @id of generation @gen. */
+static __always_inline void ct_repoint(struct xlb_ct *ct, __u32 id, __u32 gen)
+{
+	ct->backend_id = id;
+	ct->gen = gen;
 }
 
 /**
  * pick_backend - connection table first, then the VIP's Maglev ring
  * @f:      the flow, client side
+ * @h:      xlb_flow_entropy(@f)
  * @insert: remember the choice on a miss (not for an ICMP error)
  * @be:     out: a copy of the backend slot, taken once: the control plane
  *          rewrites slots with plain map updates, so every decision and
@@ -184,21 +334,22 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f,
  *
  * A remembered backend is used only while its slot is live and of the
  * same generation; otherwise the flow is re-hashed (and re-remembered).
- * ct_misses counts every packet whose backend came from the ring.
+ * ct_misses counts every packet whose backend came from the ring;
+ * new_flows every flow remembered or re-pointed; XLB_CNT_CT_FULL every
+ * flow its bucket had no room for.
  * Returns 0 and the backend's id in @id, or -1 if the VIP has none.
  */
-static __always_inline int pick_backend(const struct xlb_flow_key *f,
+static __always_inline int pick_backend(const struct xlb_flow_key *f, __u32 h,
 					const struct xlb_vip *vip,
 					struct xlb_vip_stats *vs, int insert,
 					__u32 *id, struct xlb_backend *be)
 {
 	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
-	struct xlb_flow4_key k4;
-	struct xlb_ct *ct = NULL;
+	struct ct_pos pos = {};
 	__u32 val;
 
 	if (use_ct) {
-		if (ct_backend(f, &k4, &ct, id, be)) {
+		if (ct_backend(f, h, &pos, id, be)) {
 			vs->ct_hits++;
 			return 0;
 		}
@@ -207,20 +358,12 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
 	if (ring_pick(f, vip, &val) || ring_backend(val, id, be))
 		return -1;
 
-	if (use_ct && insert) {
-		if (ct) {
-			/* stale entry: re-point it in place */
-			ct->backend_id = *id;
-			ct->gen = be->gen;
-		} else {
-			struct xlb_ct v = { .backend_id = *id, .gen = be->gen };
-
-			if (f->family == XLB_FAMILY_V4)
-				bpf_map_update_elem(&xlb_conntrack4, &k4, &v,
-						    BPF_ANY);
-			else
-				bpf_map_update_elem(&xlb_conntrack6, f, &v,
-						    BPF_ANY);
+	if (use_ct && insert && pos.bucket) {
+		if (pos.ct)
+			ct_repoint(pos.ct, *id, be->gen);
+		else if (!ct_insert(f, &pos, *id, be->gen)) {
+			count(XLB_CNT_CT_FULL);
+			return 0;
 		}
 		vs->new_flows++;
 	}
@@ -234,8 +377,8 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
  * flows; the handshake's ACK inserts, and until then Maglev gives the
  * same answer. It reads its ring slot first: on a slot without
  * XLB_RING_F_CHANGED the owner never changed since the flows there were
- * remembered, so every live entry names that owner and the table (a cold
- * bucket and, in a full table, a cold element) is not read at all.
+ * remembered, so every live entry names that owner and the table is not
+ * read at all.
  *
  * A live entry that a SYN finds is a closed connection's whose client
  * reuses the source port (or, rarely, a late duplicate of a live
@@ -245,33 +388,31 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f,
  * that the handshake's ACK goes where the SYN went.
  */
 static __always_inline int pick_backend_syn(const struct xlb_flow_key *f,
-					    const struct xlb_vip *vip,
+					    __u32 h, const struct xlb_vip *vip,
 					    struct xlb_vip_stats *vs, __u32 *id,
 					    struct xlb_backend *be)
 {
 	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
-	struct xlb_ct *ct, *reused = NULL;
-	struct xlb_flow4_key k4;
+	struct xlb_ct *reused = NULL;
+	struct ct_pos pos;
 	__u32 val;
 
 	if (ring_pick(f, vip, &val))
 		return -1;
 	if (use_ct && (val & XLB_RING_F_CHANGED) &&
-	    ct_backend(f, &k4, &ct, id, be)) {
+	    ct_backend(f, h, &pos, id, be)) {
 		if (be->flags & XLB_BE_F_NEW) {
 			vs->ct_hits++;
 			return 0;
 		}
-		reused = ct;
+		reused = pos.ct;
 	}
 	if (use_ct)
 		vs->ct_misses++;
 	if (ring_backend(val, id, be))
 		return -1;
-	if (reused) {
-		reused->backend_id = *id;
-		reused->gen = be->gen;
-	}
+	if (reused)
+		ct_repoint(reused, *id, be->gen);
 	return 0;
 }
 
@@ -298,9 +439,9 @@ static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
 	cfg = bpf_map_lookup_elem(&xlb_cfg, &zero);
 	if (!vs || !cfg)
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
-	if (use == CT_SYN ?
-		    pick_backend_syn(f, vip, vs, &be_id, &be) :
-		    pick_backend(f, vip, vs, use == CT_INSERT, &be_id, &be))
+	if (use == CT_SYN ? pick_backend_syn(f, entropy, vip, vs, &be_id, &be) :
+			    pick_backend(f, entropy, vip, vs, use == CT_INSERT,
+					 &be_id, &be))
 		return verdict(XLB_CNT_DROP_NO_BACKEND, XDP_DROP);
 
 	gue = vip->encap == XLB_ENCAP_GUE || (be.flags & XLB_BE_F_GUE);

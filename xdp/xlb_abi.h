@@ -121,10 +121,13 @@
  *                                    | XLB_RING_F_CHANGED (swapped whole
  *                                    on reload)
  *  xlb_backends  ARRAY               backend id -> struct xlb_backend
- *  xlb_conntrack4 LRU_HASH           struct xlb_flow4_key -> struct xlb_ct
- *  xlb_conntrack6 LRU_HASH           struct xlb_flow_key -> struct xlb_ct
- *                                    (IPv4 and IPv6 flows; each holds
- *                                    conntrack_size flows)
+ *  xlb_conntrack4 ARRAY              bucket -> struct xlb_ct4_bucket
+ *  xlb_conntrack6 ARRAY              bucket -> struct xlb_ct6_bucket
+ *                                    (IPv4 and IPv6 flows; each has
+ *                                    xlb_ct_buckets(conntrack_size)
+ *                                    buckets of XLB_CT_WAYS flows,
+ *                                    mmapable; xlb_ct_bucket() says where
+ *                                    a flow lives)
  *  xlb_stats     PERCPU_ARRAY        reason -> __u64
  *  xlb_vip_stats PERCPU_ARRAY        vip_id -> struct xlb_vip_stats
  *  xlb_be_stats  PERCPU_ARRAY        backend id -> struct xlb_be_stats
@@ -232,26 +235,71 @@ struct xlb_flow_key {
 	__u8 proto;
 	__u8 family;
 	__u8 pad[2];
-};
+} __attribute__((aligned(8))); /* compared as five __u64 words */
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 
-/* An IPv4 flow as its connection table keys it: 16 bytes, not 40, so the
- * kernel hashes and compares less per lookup and the entry is smaller. */
-struct xlb_flow4_key {
-	__be32 src;
-	__be32 dst;
-	__be16 sport; /* network order; 0 for ICMP */
-	__be16 dport;
-	__u8 proto;
-	__u8 pad[3];
-};
-_Static_assert(sizeof(struct xlb_flow4_key) == 16, "xlb_flow4_key layout");
-
 struct xlb_ct {
-	__u32 backend_id;
+	__u32 backend_id; /* | XLB_CT_F_REF */
 	__u32 gen; /* xlb_backend.gen when remembered */
 };
 _Static_assert(sizeof(struct xlb_ct) == 8, "xlb_ct layout");
+
+/* ---- Connection tables ---------------------------------------------------
+ * xlb's own set-associative tables, not kernel hash maps: a flow lives in
+ * one bucket (xlb_ct_bucket()) of XLB_CT_WAYS ways, so a look-up reads the
+ * bucket's lines and compares inline (no helper call, no element to chase)
+ * and an insert is a store into the lines the missed look-up just read.
+ *
+ * Replacement is second chance (CLOCK) within the bucket: a hit sets the
+ * way's XLB_CT_F_REF (once); an insert takes an empty way, else the first
+ * way without the bit (a flow that sent one packet since the bucket was
+ * last full: a spoofed ACK or a dead flow), else clears every way's bit
+ * and inserts nothing (XLB_CNT_CT_FULL): a flood of one-packet flows never
+ * displaces flows that keep sending. A flow that is not remembered is
+ * still balanced by its VIP's ring.
+ *
+ * Both tables are shared by all CPUs. A way is written value first, key
+ * last (k1 / k[4] last of all: zero means empty), and read key first; a
+ * reader racing a writer on another CPU sees the old flow or a key that
+ * matches nobody. */
+#define XLB_CT_WAYS 4
+/* In xlb_ct.backend_id: the flow was seen again since inserted or since
+ * its bucket was last full. */
+#define XLB_CT_F_REF 0x80000000U
+
+/* IPv4: the 16-byte key as two words, see xlb_ct4_key(). 24 bytes. */
+struct xlb_ct4_way {
+	__u64 k0; /* src | dst << 32 (network-order words) */
+	__u64 k1; /* sport | dport << 16 | proto << 32; 0: empty */
+	struct xlb_ct ct;
+};
+_Static_assert(sizeof(struct xlb_ct4_way) == 24, "xlb_ct4_way layout");
+
+/* Two ways per cache line, so no way straddles two. */
+struct xlb_ct4_line {
+	struct xlb_ct4_way way[2];
+	__u64 pad[2];
+};
+_Static_assert(sizeof(struct xlb_ct4_line) == 64, "xlb_ct4_line layout");
+
+struct xlb_ct4_bucket {
+	struct xlb_ct4_line line[XLB_CT_WAYS / 2];
+};
+_Static_assert(sizeof(struct xlb_ct4_bucket) == 128, "xlb_ct4_bucket layout");
+
+/* IPv6: the whole struct xlb_flow_key as five words (k[4] holds ports,
+ * protocol and family, never 0 when used). 48 bytes. */
+struct xlb_ct6_way {
+	__u64 k[5];
+	struct xlb_ct ct;
+};
+_Static_assert(sizeof(struct xlb_ct6_way) == 48, "xlb_ct6_way layout");
+
+/* Four ways: three cache lines. */
+struct xlb_ct6_bucket {
+	struct xlb_ct6_way way[XLB_CT_WAYS];
+};
+_Static_assert(sizeof(struct xlb_ct6_bucket) == 192, "xlb_ct6_bucket layout");
 
 /* Per-VIP counters (per CPU). */
 struct xlb_vip_stats {
@@ -279,7 +327,10 @@ struct xlb_vip_meta {
 };
 _Static_assert(sizeof(struct xlb_vip_meta) == 60, "xlb_vip_meta layout");
 
-/* ---- Global counters: index into xlb_stats ---------------------------- */
+/* ---- Global counters: index into xlb_stats ----------------------------
+ * Every packet counts under XLB_CNT_RX and exactly one outcome (below
+ * XLB_CNT_EVENTS); the events are counted beside the outcome. */
+#define XLB_CNT_EVENTS XLB_CNT_CT_FULL
 enum xlb_counter {
 	XLB_CNT_RX = 0, /* every packet seen */
 	XLB_CNT_TX, /* encapsulated and transmitted */
@@ -298,6 +349,9 @@ enum xlb_counter {
 	XLB_CNT_DROP_ICMP_UNMATCHED, /* ICMP to a VIP address, no flow */
 	XLB_CNT_DROP_ADJUST, /* bpf_xdp_adjust_head/tail failed */
 	XLB_CNT_PASS_VIP_OTHER, /* VIP address, no VIP for port/proto */
+	/* events beside a packet's outcome, from XLB_CNT_EVENTS on: */
+	XLB_CNT_CT_FULL, /* new flow not remembered: its bucket's flows all
+			  * recently seen (forwarded all the same) */
 	XLB_CNT_MAX,
 };
 

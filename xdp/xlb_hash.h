@@ -127,16 +127,30 @@ XLB_INLINE __u32 xlb_vip_index_home(const struct xlb_vip_key *k)
 	return xlb_fmix(a * 0x9e3779b1U ^ w) & (XLB_VIP_INDEX_SLOTS - 1);
 }
 
-/* The IPv4 connection-table key of an IPv4 flow. */
-XLB_INLINE void xlb_flow4_key_of(const struct xlb_flow_key *f,
-				 struct xlb_flow4_key *k)
+/* Buckets of a connection table for @size flows: XLB_CT_WAYS ways per
+ * two flows, so a table of @size flows is at most half full. */
+XLB_INLINE __u32 xlb_ct_buckets(__u32 size)
 {
-	k->src = f->src[0];
-	k->dst = f->dst[0];
-	k->sport = f->sport;
-	k->dport = f->dport;
-	k->proto = f->proto;
-	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+	return (size + 1) / 2;
+}
+
+/**
+ * xlb_ct_bucket - the bucket of flow @f in a table of @nbuckets buckets
+ * @h: xlb_flow_entropy(@f), which every forwarded packet computes anyway
+ *
+ * The product's high half maps @h onto 0..@nbuckets-1 without a division
+ * or a power-of-two size.
+ */
+XLB_INLINE __u32 xlb_ct_bucket(__u32 h, __u32 nbuckets)
+{
+	return (__u32)(((__u64)h * nbuckets) >> 32);
+}
+
+/* The IPv4 flow @f as struct xlb_ct4_way's two key words. */
+XLB_INLINE void xlb_ct4_key(const struct xlb_flow_key *f, __u64 *k0, __u64 *k1)
+{
+	*k0 = (__u64)f->src[0] | (__u64)f->dst[0] << 32;
+	*k1 = (__u64)f->sport | (__u64)f->dport << 16 | (__u64)f->proto << 32;
 }
 
 /**

@@ -159,8 +159,8 @@ static void print_table(const struct bench_results *r)
 		}
 	}
 	if (bopt.sections & SEC_FLOOD) {
-		printf("\nConntrack under a SYN flood (%u flows, %u per CPU)\n",
-		       f->ct_size, f->ct_per_cpu);
+		printf("\nConntrack under a SYN flood (%u flows, %u ways)\n",
+		       f->ct_size, f->ct_ways);
 		if (!f->done) {
 			printf("n/a: %s\n", f->err);
 		} else {
@@ -306,8 +306,8 @@ static void print_json(const struct bench_results *r)
 
 	printf(",\"syn_flood\":{");
 	if (f->done) {
-		printf("\"ct_size\":%u,\"ct_per_cpu\":%u,", f->ct_size,
-		       f->ct_per_cpu);
+		printf("\"ct_size\":%u,\"ct_ways\":%u,", f->ct_size,
+		       f->ct_ways);
 		json_flood_case("stable", &f->stable);
 		putchar(',');
 		json_flood_case("ring_change", &f->ring_change);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "conntrack.h"
 #include "xlb_abi.h"
 
 /* ---- Options ------------------------------------------------------------ */
@@ -79,7 +80,7 @@ struct bench_flood_case {
 struct bench_flood {
 	bool done;
 	char err[256];
-	uint32_t ct_size, ct_per_cpu;
+	uint32_t ct_size, ct_ways;
 	struct bench_flood_case stable, ring_change;
 };
 
@@ -177,8 +178,9 @@ struct bxlb {
 	int prog_fd;
 	uint32_t ring_size;
 	int ncpus;
-	int ct_fd, vips_fd, addrs_fd, rings_fd, backends_fd;
+	int vips_fd, addrs_fd, rings_fd, backends_fd;
 	int stats_fd, vip_stats_fd;
+	struct xlb_ct_table ct; /* IPv4: the bench's flows are IPv4 */
 };
 
 /* Load xlb with @ring_size slots per ring and @ct_size conntrack flows
@@ -209,10 +211,10 @@ uint64_t bxlb_counter(struct bxlb *x, uint32_t idx);
 int bxlb_vip_stats(struct bxlb *x, uint32_t vip_id, struct xlb_vip_stats *s);
 /* Delete every conntrack entry. */
 int bxlb_ct_clear(struct bxlb *x);
-/* Fill the connection table to capacity with unrelated flows, from every
- * CPU (its LRU keeps a free list per CPU). Returns 0 or -errno. */
-int bxlb_ct_fill(struct bxlb *x, uint32_t ct_size);
-/* Conntrack entries (walks the keys). */
+/* Fill every way of the connection table with unrelated flows, none
+ * referenced: every insert then evicts. Returns 0 or -errno. */
+int bxlb_ct_fill(struct bxlb *x);
+/* Conntrack entries. */
 uint64_t bxlb_ct_count(struct bxlb *x);
 
 void xkey4(struct xlb_vip_key *k, uint32_t addr, uint16_t port, uint8_t proto);

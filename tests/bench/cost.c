@@ -631,10 +631,10 @@ static int full_paths(struct bench_results *r)
 	err = setup(&x, 100, 1, false, bopt.ct_size);
 	if (err)
 		return err;
-	err = bxlb_ct_fill(&x, bopt.ct_size);
+	err = bxlb_ct_fill(&x);
 	n0 = err ? 0 : bxlb_ct_count(&x);
-	say("  conntrack holds %llu of %u\n", (unsigned long long)n0,
-	    bopt.ct_size);
+	say("  conntrack holds %llu flows, every way of its %u buckets\n",
+	    (unsigned long long)n0, x.ct.nbuckets);
 	if (!err &&
 	    !(err = pool_new4(&p, IPPROTO_TCP, VIP_A, TCPF_SYN, CHK_MISS))) {
 		measure(r, &x, x.prog_fd, "v4-tcp-syn-new-full", &p, 6.0);

@@ -81,7 +81,6 @@ static int send1(struct bxlb *x, const uint8_t *pkt, uint32_t len, uint32_t *be)
 /* Send established flow @e (checking the table first after a change). */
 static int send_est(struct bxlb *x, struct est *e, uint32_t i, bool changed)
 {
-	struct xlb_flow4_key k4;
 	struct xlb_flow_key k;
 	struct xlb_ct ct;
 	uint32_t be;
@@ -89,8 +88,7 @@ static int send_est(struct bxlb *x, struct est *e, uint32_t i, bool changed)
 
 	if (changed && !e->seen_after) {
 		flow_of(i, &k);
-		xlb_flow4_key_of(&k, &k4);
-		e->had_entry = !bpf_map_lookup_elem(x->ct_fd, &k4, &ct);
+		e->had_entry = xlb_ct_get(&x->ct, &k, &ct);
 		e->seen_after = 1;
 	}
 	err = send1(x, e->pkt, e->len, &be);
@@ -104,7 +102,6 @@ static int one_case(bool change, struct bench_flood_case *c)
 	uint32_t ids[NBE_AFTER], *t0 = NULL, *t1 = NULL, n = bopt.flood_est;
 	uint64_t gap, rnd = 0x9e3779b97f4a7c15ULL, start;
 	struct xlb_vip_key vk;
-	struct xlb_flow4_key k4;
 	struct xlb_flow_key k;
 	struct xlb_ct ct;
 	struct est *e;
@@ -183,9 +180,7 @@ static int one_case(bool change, struct bench_flood_case *c)
 	for (uint32_t i = 0; i < n && !err; i++) {
 		if (!change) {
 			flow_of(i, &k);
-			xlb_flow4_key_of(&k, &k4);
-			c->ct_survived +=
-				!bpf_map_lookup_elem(x.ct_fd, &k4, &ct);
+			c->ct_survived += xlb_ct_get(&x.ct, &k, &ct);
 		}
 		err = send_est(&x, &e[i], i, change);
 		if (change)
@@ -214,11 +209,11 @@ int bench_flood(struct bench_results *r)
 	int err;
 
 	f->ct_size = bopt.ct_size;
-	f->ct_per_cpu = bopt.ct_size / (uint32_t)possible_cpus();
-	say("SYN flood: %llu new flows, %u established, table %u (%u per "
-	    "CPU)\n",
+	f->ct_ways = xlb_ct_buckets(bopt.ct_size) * XLB_CT_WAYS;
+	say("SYN flood: %llu new flows, %u established, table %u flows (%u "
+	    "ways)\n",
 	    (unsigned long long)bopt.flood_pkts, bopt.flood_est, f->ct_size,
-	    f->ct_per_cpu);
+	    f->ct_ways);
 	err = one_case(false, &f->stable);
 	if (!err)
 		err = one_case(true, &f->ring_change);

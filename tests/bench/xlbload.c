@@ -59,7 +59,8 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 	};
 	struct bpf_map *rodata;
 	struct bpf_program *prog;
-	__u32 zero = 0, ro[64];
+	__u32 zero = 0, buf[64];
+	struct xlb__rodata ro;
 	const __u32 *rs;
 	size_t rs_size;
 	int err, tmpl = -1;
@@ -77,18 +78,24 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 			strerror(-err));
 		return err;
 	}
-	/* ring_size is the first (and only) variable of .rodata */
+	/* .rodata holds ring_size and conntrack_size, laid out as in the
+	 * skeleton's struct xlb__rodata (a --object build of the same
+	 * sources has the same) */
 	rodata = bpf_object__find_map_by_name(x->obj, ".rodata");
 	rs = rodata ? bpf_map__initial_value(rodata, &rs_size) : NULL;
-	if (!rs || rs_size < sizeof(*rs) || rs_size > sizeof(ro)) {
+	if (!rs || rs_size < sizeof(ro) || rs_size > sizeof(buf)) {
 		fprintf(stderr, "xlb-bench: the xlb object has no ring_size "
-				"in .rodata\n");
+				"and conntrack_size in .rodata\n");
 		err = -ENOENT;
 		goto fail;
 	}
-	memcpy(ro, rs, rs_size);
-	ro[0] = x->ring_size;
-	err = bpf_map__set_initial_value(rodata, ro, rs_size);
+	memcpy(buf, rs, rs_size);
+	memcpy(&ro, rs, sizeof(ro));
+	ro.ring_size = x->ring_size;
+	if (ct_size)
+		ro.conntrack_size = ct_size;
+	memcpy(buf, &ro, sizeof(ro));
+	err = bpf_map__set_initial_value(rodata, buf, rs_size);
 	if (err)
 		goto fail;
 	/* libbpf 1.1 crashes in bpf_map__set_max_entries() on the inner map
@@ -105,14 +112,11 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 			strerror(-err));
 		goto fail;
 	}
-	if (ct_size) {
-		bpf_map__set_max_entries(
+	if (ct_size)
+		xlb_ct_size(
 			bpf_object__find_map_by_name(x->obj, "xlb_conntrack4"),
-			ct_size);
-		bpf_map__set_max_entries(
 			bpf_object__find_map_by_name(x->obj, "xlb_conntrack6"),
 			ct_size);
-	}
 	err = bpf_object__load(x->obj);
 	if (err) {
 		fprintf(stderr,
@@ -125,13 +129,20 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 	tmpl = -1;
 	prog = bpf_object__find_program_by_name(x->obj, "xlb_main");
 	x->prog_fd = prog ? bpf_program__fd(prog) : -1;
-	x->ct_fd = map_fd(x, "xlb_conntrack4"); /* the bench's flows are IPv4 */
 	x->vips_fd = map_fd(x, "xlb_vips");
 	x->addrs_fd = map_fd(x, "xlb_vip_addrs");
 	x->rings_fd = map_fd(x, "xlb_rings");
 	x->backends_fd = map_fd(x, "xlb_backends");
 	x->stats_fd = map_fd(x, "xlb_stats");
 	x->vip_stats_fd = map_fd(x, "xlb_vip_stats");
+	err = xlb_ct_open(&x->ct, map_fd(x, "xlb_conntrack4"), XLB_FAMILY_V4);
+	if (err) {
+		fprintf(stderr,
+			"xlb-bench: cannot map the connection table: %s\n",
+			strerror(-err));
+		bxlb_close(x);
+		return err;
+	}
 	err = bpf_map_update_elem(map_fd(x, "xlb_cfg"), &zero, &cfg, BPF_ANY);
 	if (err || x->prog_fd < 0) {
 		fprintf(stderr, "xlb-bench: cannot write xlb_cfg: %s\n",
@@ -149,6 +160,7 @@ fail:
 
 void bxlb_close(struct bxlb *x)
 {
+	xlb_ct_close(&x->ct);
 	if (x->skel)
 		xlb__destroy(x->skel);
 	else if (x->obj)
@@ -343,91 +355,39 @@ int bxlb_vip_stats(struct bxlb *x, uint32_t vip_id, struct xlb_vip_stats *s)
 	return 0;
 }
 
-/* Keys are fetched in batches and deleted one by one: deleting while
- * walking would restart the walk. */
 int bxlb_ct_clear(struct bxlb *x)
 {
-	enum { BATCH = 4096 };
-	static struct xlb_flow4_key keys[BATCH];
-	struct xlb_flow4_key k, next;
-	size_t n;
-	bool first;
-
-	do {
-		n = 0;
-		first = true;
-		while (n < BATCH &&
-		       !bpf_map_get_next_key(x->ct_fd, first ? NULL : &k,
-					     &next)) {
-			keys[n++] = next;
-			k = next;
-			first = false;
-		}
-		for (size_t i = 0; i < n; i++)
-			bpf_map_delete_elem(x->ct_fd, &keys[i]);
-	} while (n == BATCH);
+	xlb_ct_clear(&x->ct);
 	return 0;
 }
 
 uint64_t bxlb_ct_count(struct bxlb *x)
 {
-	struct xlb_flow4_key k, next;
-	uint64_t n = 0;
-
-	if (bpf_map_get_next_key(x->ct_fd, NULL, &next))
-		return 0;
-	do {
-		n++;
-		k = next;
-	} while (!bpf_map_get_next_key(x->ct_fd, &k, &next));
-	return n;
+	return xlb_ct_count(&x->ct);
 }
 
-int bxlb_ct_fill(struct bxlb *x, uint32_t ct_size)
+/* Keys are written straight into the ways: each bucket is full whether or
+ * not these flows would hash to it, and no real flow matches them. */
+int bxlb_ct_fill(struct bxlb *x)
 {
-	enum { BATCH = 8192 };
-	static struct xlb_flow4_key keys[BATCH];
-	static struct xlb_ct vals[BATCH];
-	int ncpu = possible_cpus();
-	/* 10% more than a CPU's share: its free list runs dry, then its
-	 * own entries are evicted, so the table ends full */
-	uint64_t per_cpu = (uint64_t)ct_size / ncpu * 11 / 10, seq = 0;
-	int err = 0;
+	struct xlb_ct4_bucket *b = x->ct.mem;
 
-	for (int c = 0; c < ncpu && !err; c++) {
-		err = pin_cpu(c);
-		for (uint64_t done = 0; !err && done < per_cpu;) {
-			LIBBPF_OPTS(bpf_map_batch_opts, bo);
-			__u32 n = BATCH;
+	if (!b)
+		return -EINVAL;
+	for (uint32_t i = 0; i < x->ct.nbuckets; i++)
+		for (int w = 0; w < XLB_CT_WAYS; w++) {
+			struct xlb_ct4_way *way = &b[i].line[w / 2].way[w % 2];
 
-			if (per_cpu - done < n)
-				n = (__u32)(per_cpu - done);
-			for (__u32 i = 0; i < n; i++, seq++) {
-				memset(&keys[i], 0, sizeof(keys[i]));
-				keys[i].proto = IPPROTO_TCP;
-				/* 198.18.0.0/15 (benchmarking range) */
-				keys[i].src = htobe32(0xc6120000U +
-						      (uint32_t)(seq >> 15));
-				keys[i].dst = htobe32(0x0a000001U);
-				keys[i].sport = htons(1024 + (seq & 0x7fff));
-				keys[i].dport = htons(80);
-				vals[i].backend_id = 0;
-				vals[i].gen = 1;
-			}
-			if (bpf_map_update_batch(x->ct_fd, keys, vals, &n,
-						 &bo)) {
-				err = -errno;
-				fprintf(stderr,
-					"xlb-bench: filling the connection "
-					"table failed: %s\n",
-					strerror(errno));
-			}
-			done += n;
+			/* 198.18.0.0/15 (benchmarking range) to the VIP */
+			way->k0 = (__u64)htobe32(0xc6120000U + (i >> 15)) |
+				  (__u64)htobe32(0x0a000001U) << 32;
+			way->k1 = (__u64)htons(1024 + (i & 0x7fff)) |
+				  (__u64)htons(80 + w) << 16 |
+				  (__u64)IPPROTO_TCP << 32;
+			way->ct.backend_id = 0;
+			way->ct.gen = 1;
 		}
-	}
-	if (bopt.cpu >= 0)
-		pin_cpu(bopt.cpu);
-	return err;
+	return 0;
 }
 
 void xkey4(struct xlb_vip_key *k, uint32_t addr, uint16_t port, uint8_t proto)

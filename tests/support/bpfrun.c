@@ -75,9 +75,9 @@ void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 	cr_assert(!err, "setting the ring template (%u slots): %s", ring_size,
 		  strerror(-err));
 	r->tmpl_fd = fd;
-	err = bpf_map__set_max_entries(r->skel->maps.xlb_conntrack4, BPFRUN_CONNTRACK_SIZE) ?:
-		      bpf_map__set_max_entries(r->skel->maps.xlb_conntrack6,
-					       BPFRUN_CONNTRACK_SIZE);
+	r->skel->rodata->conntrack_size = BPFRUN_CONNTRACK_SIZE;
+	err = xlb_ct_size(r->skel->maps.xlb_conntrack4,
+			  r->skel->maps.xlb_conntrack6, BPFRUN_CONNTRACK_SIZE);
 	cr_assert(!err, "setting the conntrack size: %s", strerror(-err));
 
 	err = xlb__load(r->skel);
@@ -87,12 +87,19 @@ void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 		  strerror(-err));
 	r->prog_fd = bpf_program__fd(r->skel->progs.xlb_main);
 	cr_assert(r->prog_fd >= 0, "xlb_main has no fd after load");
+	err = xlb_ct_open(&r->ct4, bpf_map__fd(r->skel->maps.xlb_conntrack4), XLB_FAMILY_V4) ?:
+		      xlb_ct_open(&r->ct6,
+				  bpf_map__fd(r->skel->maps.xlb_conntrack6),
+				  XLB_FAMILY_V6);
+	cr_assert(!err, "mapping the connection tables: %s", strerror(-err));
 }
 
 void bpfrun_close(struct bpfrun *r)
 {
 	if (!r->skel)
 		return; /* never opened */
+	xlb_ct_close(&r->ct4);
+	xlb_ct_close(&r->ct6);
 	xlb__destroy(r->skel);
 	r->skel = NULL;
 	if (r->tmpl_fd >= 0)
@@ -350,6 +357,7 @@ const char *bpfrun_counter_name(unsigned int idx)
 {
 	static const char *const n[XLB_CNT_MAX] = {
 		[XLB_CNT_RX] = "RX",
+		[XLB_CNT_CT_FULL] = "CT_FULL",
 		[XLB_CNT_TX] = "TX",
 		[XLB_CNT_TX_ICMP_ECHO] = "TX_ICMP_ECHO",
 		[XLB_CNT_TX_ICMP_TOO_BIG] = "TX_ICMP_TOO_BIG",
@@ -410,60 +418,40 @@ void bpfrun_be_stats(struct bpfrun *r, uint32_t id, struct xlb_be_stats *s)
 	memcpy(s, v, sizeof(*s));
 }
 
-/* The table of @k's family and the key it takes there. */
-static struct bpf_map *ct_map(struct bpfrun *r, const struct xlb_flow_key *k,
-			      struct xlb_flow4_key *k4, const void **key,
-			      size_t *ks)
+static struct xlb_ct_table *ct_table(struct bpfrun *r,
+				     const struct xlb_flow_key *k)
 {
-	if (k->family == XLB_FAMILY_V4) {
-		xlb_flow4_key_of(k, k4);
-		*key = k4;
-		*ks = sizeof(*k4);
-		return r->skel->maps.xlb_conntrack4;
-	}
-	*key = k;
-	*ks = sizeof(*k);
-	return r->skel->maps.xlb_conntrack6;
+	return k->family == XLB_FAMILY_V4 ? &r->ct4 : &r->ct6;
+}
+
+bool bpfrun_ct_raw(struct bpfrun *r, const struct xlb_flow_key *k,
+		   struct xlb_ct *ct)
+{
+	return xlb_ct_get(ct_table(r, k), k, ct);
 }
 
 bool bpfrun_ct_get(struct bpfrun *r, const struct xlb_flow_key *k,
 		   struct xlb_ct *ct)
 {
-	struct xlb_flow4_key k4;
-	const void *key;
-	size_t ks;
-	struct bpf_map *m = ct_map(r, k, &k4, &key, &ks);
-
-	return !bpf_map__lookup_elem(m, key, ks, ct, sizeof(*ct), 0);
+	if (!bpfrun_ct_raw(r, k, ct))
+		return false;
+	ct->backend_id &= ~XLB_CT_F_REF;
+	return true;
 }
 
 void bpfrun_ct_put(struct bpfrun *r, const struct xlb_flow_key *k,
 		   const struct xlb_ct *ct)
 {
-	struct xlb_flow4_key k4;
-	const void *key;
-	size_t ks;
-	struct bpf_map *m = ct_map(r, k, &k4, &key, &ks);
+	int err = xlb_ct_put(ct_table(r, k), k, ct);
 
-	update(m, key, ks, ct, sizeof(*ct), "conntrack");
+	cr_assert(!err, "planting a connection-table entry: %s",
+		  strerror(-err));
 }
 
 void bpfrun_ct_clear(struct bpfrun *r)
 {
-	struct bpf_map *maps[] = { r->skel->maps.xlb_conntrack4,
-				   r->skel->maps.xlb_conntrack6 };
-	struct xlb_flow_key k, next; /* large enough for either key */
-
-	for (size_t i = 0; i < 2; i++) {
-		size_t ks = bpf_map__key_size(maps[i]);
-
-		while (!bpf_map__get_next_key(maps[i], NULL, &next, ks)) {
-			k = next;
-			cr_assert(!bpf_map__delete_elem(maps[i], &k, ks, 0),
-				  "clearing the connection table: %s",
-				  strerror(errno));
-		}
-	}
+	xlb_ct_clear(&r->ct4);
+	xlb_ct_clear(&r->ct6);
 }
 
 /* ---- What xlb should send --------------------------------------------- */
@@ -714,8 +702,16 @@ bool bpfrun_model(struct bpfrun *r, const struct xlb_flow_key *f,
 void bpfrun_expect_fwd(struct bpfrun *r, const char *what, const uint8_t *in,
 		       size_t in_len, uint32_t be_id, unsigned int counter)
 {
+	bpfrun_expect_fwd_event(r, what, in, in_len, be_id, counter,
+				XLB_CNT_MAX);
+}
+
+void bpfrun_expect_fwd_event(struct bpfrun *r, const char *what,
+			     const uint8_t *in, size_t in_len, uint32_t be_id,
+			     unsigned int counter, unsigned int event)
+{
 	uint64_t before[XLB_CNT_MAX], after[XLB_CNT_MAX];
-	unsigned int cnt[] = { counter, XLB_CNT_MAX };
+	unsigned int cnt[] = { counter, event, XLB_CNT_MAX };
 	static uint8_t out[PKT_MAX];
 	struct xlb_backend be;
 	struct xlb_flow_key f;

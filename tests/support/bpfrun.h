@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conntrack.h"
 #include "maglev.h" /* XLB_MAGLEV_EMPTY */
 #include "pkt.h"
 #include "xlb_abi.h"
@@ -26,6 +27,7 @@ struct bpfrun {
 	int tmpl_fd; /* inner map template of xlb_rings */
 	int ncpus; /* possible CPUs: per-CPU map values come in this many */
 	struct xlb_cfg cfg; /* as last written by bpfrun_set_cfg() */
+	struct xlb_ct_table ct4, ct6; /* the connection tables, mapped */
 };
 
 /* Load xlb.bpf.o with @ring_size slots per ring (a prime). Fails the test
@@ -86,8 +88,12 @@ void bpfrun_vip_stats(struct bpfrun *r, uint32_t vip_id,
 		      struct xlb_vip_stats *s);
 void bpfrun_be_stats(struct bpfrun *r, uint32_t id, struct xlb_be_stats *s);
 
-/* Connection table: look up (false if absent), write, delete all. */
+/* Connection table: look up (false if absent; backend_id without
+ * XLB_CT_F_REF), look up as stored, write (an empty way or the flow's
+ * own), delete all. */
 bool bpfrun_ct_get(struct bpfrun *r, const struct xlb_flow_key *k,
+		   struct xlb_ct *ct);
+bool bpfrun_ct_raw(struct bpfrun *r, const struct xlb_flow_key *k,
 		   struct xlb_ct *ct);
 void bpfrun_ct_put(struct bpfrun *r, const struct xlb_flow_key *k,
 		   const struct xlb_ct *ct);
@@ -145,6 +151,11 @@ bool bpfrun_model(struct bpfrun *r, const struct xlb_flow_key *f,
  * whole and field by field) and exactly @counter (and RX) counted. */
 void bpfrun_expect_fwd(struct bpfrun *r, const char *what, const uint8_t *in,
 		       size_t in_len, uint32_t be_id, unsigned int counter);
+/* The same, with event counter @event (XLB_CNT_EVENTS on) counted too;
+ * XLB_CNT_MAX: none. */
+void bpfrun_expect_fwd_event(struct bpfrun *r, const char *what,
+			     const uint8_t *in, size_t in_len, uint32_t be_id,
+			     unsigned int counter, unsigned int event);
 /* Run frame @in, expect @action, exactly @counter (and RX) counted, and
  * for XDP_PASS the frame unchanged. */
 void bpfrun_expect_verdict(struct bpfrun *r, const char *what,
