@@ -12,6 +12,7 @@
 
 #include "bpfrun.h"
 #include "pkt.h"
+#include "xlb_hash.h"
 
 #define RING 251
 #define BE_A 10
@@ -377,6 +378,109 @@ Test(conntrack, drain_reused_port_syn_takes_ring_v4)
 Test(conntrack, drain_reused_port_syn_takes_ring_v6)
 {
 	drain_reused_port_case(6);
+}
+
+/* ---- A full bucket: second chance ---------------------------------------- */
+
+/* Flows 0..(XLB_CT_WAYS + 2) of the scene that share one bucket: @n[i]
+ * for flow(), packets @p[i] (ACKs), keys @f[i]. */
+#define SHARED (XLB_CT_WAYS + 2)
+
+static void same_bucket(int n[SHARED], struct pkt p[SHARED],
+			struct xlb_flow_key f[SHARED])
+{
+	const struct xlb_ct_table *t = fam == 4 ? &r.ct4 : &r.ct6;
+	static uint32_t bucket[20000];
+	struct xlb_flow_key k;
+	struct pkt q;
+
+	for (int i = 0; i < 20000; i++) {
+		flow(&q, &k, i, IPPROTO_TCP, PKT_TCP_ACK);
+		bucket[i] = xlb_ct_bucket(xlb_flow_entropy(&k), t->nbuckets);
+	}
+	for (int i = 0; i < 20000; i++) {
+		int m = 0;
+
+		for (int j = i; j < 20000 && m < SHARED; j++)
+			if (bucket[j] == bucket[i])
+				n[m++] = j;
+		if (m < SHARED)
+			continue;
+		for (m = 0; m < SHARED; m++)
+			flow(&p[m], &f[m], n[m], IPPROTO_TCP, PKT_TCP_ACK);
+		return;
+	}
+	cr_assert_fail("no %d of 20,000 flows share a bucket", SHARED);
+}
+
+static bool referenced(const struct xlb_flow_key *f)
+{
+	struct xlb_ct ct;
+
+	cr_assert(bpfrun_ct_raw(&r, f, &ct), "flow not in the table");
+	return ct.backend_id & XLB_CT_F_REF;
+}
+
+/* A bucket's ways go to new flows while empty; when full, a new flow
+ * takes the first way whose flow was not seen again, and when every flow
+ * there was, it is forwarded unremembered (ct_full) and they all lose the
+ * mark: flows that keep sending are never displaced by a flood of
+ * one-packet flows. */
+static void second_chance_case(int family)
+{
+	struct xlb_flow_key f[SHARED];
+	struct pkt p[SHARED];
+	struct xlb_vip_stats vs;
+	int n[SHARED];
+	char what[64];
+
+	scene(family, IPPROTO_TCP, 0);
+	same_bucket(n, p, f);
+	for (int i = 0; i < XLB_CT_WAYS; i++) {
+		snprintf(what, sizeof(what), "flow %d, first packet", n[i]);
+		send_to(what, &p[i], BE_A);
+		cr_assert(!referenced(&f[i]), "a new entry is unreferenced");
+		send_to(what, &p[i], BE_A);
+		cr_assert(referenced(&f[i]), "a hit marks the entry");
+	}
+	/* every way referenced: the new flow is not remembered */
+	bpfrun_expect_fwd_event(&r, "a fifth flow, bucket full of live flows",
+				p[4].data, p[4].len, BE_A, XLB_CNT_TX,
+				XLB_CNT_CT_FULL);
+	assert_no_ct("the fifth flow", &f[4]);
+	cr_assert_eq(bpfrun_counter(&r, XLB_CNT_CT_FULL), 1, "ct_full %llu",
+		     (unsigned long long)bpfrun_counter(&r, XLB_CNT_CT_FULL));
+	for (int i = 0; i < XLB_CT_WAYS; i++) {
+		assert_ct("a live flow after ct_full", &f[i], BE_A, 1);
+		cr_assert(!referenced(&f[i]), "ct_full clears the marks");
+	}
+	/* flows 0 and 1 send again; the fifth takes flow 2's way */
+	send_to("flow 0 again", &p[0], BE_A);
+	send_to("flow 1 again", &p[1], BE_A);
+	send_to("the fifth flow again", &p[4], BE_A);
+	assert_ct("the fifth flow", &f[4], BE_A, 1);
+	assert_no_ct("flow 2, not seen again", &f[2]);
+	/* a sixth one-packet flow takes the fifth's way, not flow 3's */
+	send_to("a sixth flow", &p[5], BE_A);
+	assert_ct("the sixth flow", &f[5], BE_A, 1);
+	assert_no_ct("the fifth flow, seen once since", &f[4]);
+	for (int i = 0; i < XLB_CT_WAYS; i++)
+		if (i != 2)
+			assert_ct("the others stay", &f[i], BE_A, 1);
+	bpfrun_vip_stats(&r, vip_id, &vs);
+	cr_assert_eq(vs.new_flows, XLB_CT_WAYS + 2, "new_flows %llu",
+		     (unsigned long long)vs.new_flows);
+	cr_assert_eq(bpfrun_counter(&r, XLB_CNT_CT_FULL), 1);
+}
+
+Test(conntrack, full_bucket_second_chance_v4)
+{
+	second_chance_case(4);
+}
+
+Test(conntrack, full_bucket_second_chance_v6)
+{
+	second_chance_case(6);
 }
 
 /* ---- VIP without connection table --------------------------------------- */
