@@ -83,7 +83,7 @@ static int send_est(struct bxlb *x, struct est *e, uint32_t i, bool changed)
 {
 	struct xlb_flow_key k;
 	struct xlb_ct ct;
-	uint32_t be;
+	uint32_t be = 0;
 	int err;
 
 	if (changed && !e->seen_after) {
