@@ -234,9 +234,13 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 		in->prog_id = pinfo.id;
 	if (!err)
 		err = read_rodata(in);
-	if (err) {
+	if (err == -EINVAL)
+		xlb_err("the instance on %s was loaded by an older xlbctl (its read-only data has no conntrack_size); unload it with the xlbctl that loaded it, then load with this one (docs/operations.md, 'Upgrade xlb itself')\n",
+			ifname);
+	else if (err)
 		xlb_err("cannot read the instance on %s: %s\n", ifname,
 			strerror(-err));
+	if (err) {
 		xlb_instance_close(in);
 		return err;
 	}
