@@ -62,89 +62,95 @@ static void *bucket_of(const struct xlb_ct_table *t,
 	return (char *)t->mem + (size_t)b * t->bucket_size;
 }
 
-static struct xlb_ct4_way *way4(void *bucket, int i)
-{
-	return &((struct xlb_ct4_bucket *)bucket)->line[i / 2].way[i % 2];
-}
-
-static struct xlb_ct6_way *way6(void *bucket, int i)
-{
-	return &((struct xlb_ct6_bucket *)bucket)->way[i];
-}
-
-/* Way @i of @f's bucket holds @f (1), is empty (0), holds another flow
- * (-1); its entry in *@ct. */
-static int way_holds(const struct xlb_ct_table *t, const struct xlb_flow_key *f,
-		     int i, struct xlb_ct **ct)
+/* The val of the way of @f's bucket that holds @f as a flow of VIP
+ * @vip_id, or NULL; in *@empty the first empty way's index (-1: none). */
+static volatile __u64 *find(const struct xlb_ct_table *t,
+			    const struct xlb_flow_key *f, uint32_t vip_id,
+			    int *empty)
 {
 	void *bucket = bucket_of(t, f);
+	__u64 vkey = xlb_ct_val_key(vip_id);
 
-	if (t->family == XLB_FAMILY_V4) {
-		struct xlb_ct4_way *w = way4(bucket, i);
-		__u64 k0, k1;
+	*empty = -1;
+	for (int i = 0; i < XLB_CT_WAYS; i++) {
+		volatile __u64 *val;
+		bool match;
 
-		xlb_ct4_key(f, &k0, &k1);
-		*ct = &w->ct;
-		return !w->k1 ? 0 : w->k1 == k1 && w->k0 == k0 ? 1 : -1;
-	} else {
-		struct xlb_ct6_way *w = way6(bucket, i);
+		if (t->family == XLB_FAMILY_V4) {
+			struct xlb_ct4_way *w =
+				&((struct xlb_ct4_bucket *)bucket)->way[i];
 
-		*ct = &w->ct;
-		return !w->k[4] ? 0 : !memcmp(w->k, f, sizeof(w->k)) ? 1 : -1;
+			val = &w->val;
+			match = w->key == xlb_ct4_key(f);
+		} else {
+			struct xlb_ct6_way *w =
+				&((struct xlb_ct6_bucket *)bucket)->way[i];
+
+			val = &w->val;
+			match = w->key == xlb_ct6_key(f) &&
+				!memcmp(w->src, f->src, sizeof(w->src));
+		}
+		if ((*val & XLB_CT_V_KEY) == vkey && match)
+			return val;
+		if (!(*val & XLB_CT_V_USED) && *empty < 0)
+			*empty = i;
 	}
+	return NULL;
 }
 
 bool xlb_ct_get(const struct xlb_ct_table *t, const struct xlb_flow_key *f,
-		struct xlb_ct *ct)
+		uint32_t vip_id, struct xlb_ct *ct, bool *ref)
 {
-	struct xlb_ct *c;
+	volatile __u64 *v;
+	__u64 val;
+	int empty;
 
 	if (!t->mem || f->family != t->family)
 		return false;
-	for (int i = 0; i < XLB_CT_WAYS; i++)
-		if (way_holds(t, f, i, &c) == 1) {
-			*ct = *c;
-			return true;
-		}
-	return false;
+	v = find(t, f, vip_id, &empty);
+	if (!v)
+		return false;
+	val = *v;
+	ct->backend_id = xlb_ct_val_backend(val);
+	ct->gen = (__u32)val;
+	if (ref)
+		*ref = val & XLB_CT_V_REF;
+	return true;
 }
 
 int xlb_ct_put(struct xlb_ct_table *t, const struct xlb_flow_key *f,
-	       const struct xlb_ct *ct)
+	       uint32_t vip_id, const struct xlb_ct *ct)
 {
-	int empty = -1, held;
-	struct xlb_ct *c;
+	__u64 val = xlb_ct_val(vip_id, ct->backend_id, ct->gen);
+	volatile __u64 *v;
+	void *bucket;
+	int empty;
 
-	if (!t->mem || f->family != t->family)
+	if (!t->mem || f->family != t->family || vip_id >= XLB_MAX_VIPS ||
+	    ct->backend_id >= XLB_MAX_BACKENDS)
 		return -EINVAL;
-	for (int i = 0; i < XLB_CT_WAYS; i++) {
-		held = way_holds(t, f, i, &c);
-		if (held == 1) {
-			*c = *ct;
-			return 0;
-		}
-		if (held == 0 && empty < 0)
-			empty = i;
+	v = find(t, f, vip_id, &empty);
+	if (v) {
+		*v = val;
+		return 0;
 	}
 	if (empty < 0)
 		return -ENOSPC;
-	/* as the datapath writes: value first, the last key word last */
+	/* as the datapath writes: keyed first, val last */
+	bucket = bucket_of(t, f);
 	if (t->family == XLB_FAMILY_V4) {
-		struct xlb_ct4_way *w = way4(bucket_of(t, f), empty);
-		__u64 k0, k1;
+		struct xlb_ct4_way *w =
+			&((struct xlb_ct4_bucket *)bucket)->way[empty];
 
-		xlb_ct4_key(f, &k0, &k1);
-		w->ct = *ct;
-		w->k0 = k0;
-		__atomic_store_n(&w->k1, k1, __ATOMIC_RELEASE);
+		w->key = xlb_ct4_key(f);
+		__atomic_store_n(&w->val, val, __ATOMIC_RELEASE);
 	} else {
-		struct xlb_ct6_way *w = way6(bucket_of(t, f), empty);
-		__u64 k[5];
+		struct xlb_ct6_way *w =
+			&((struct xlb_ct6_bucket *)bucket)->way[empty];
 
-		memcpy(k, f, sizeof(k));
-		w->ct = *ct;
-		memcpy(w->k, k, 4 * sizeof(k[0]));
-		__atomic_store_n(&w->k[4], k[4], __ATOMIC_RELEASE);
+		memcpy(w->src, f->src, sizeof(w->src));
+		w->key = xlb_ct6_key(f);
+		__atomic_store_n(&w->val, val, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -164,10 +170,17 @@ size_t xlb_ct_count(const struct xlb_ct_table *t)
 	for (uint32_t b = 0; b < t->nbuckets; b++) {
 		void *bucket = (char *)t->mem + (size_t)b * t->bucket_size;
 
-		for (int i = 0; i < XLB_CT_WAYS; i++)
-			n += t->family == XLB_FAMILY_V4 ?
-				     way4(bucket, i)->k1 != 0 :
-				     way6(bucket, i)->k[4] != 0;
+		for (int i = 0; i < XLB_CT_WAYS; i++) {
+			__u64 val = t->family == XLB_FAMILY_V4 ?
+					    ((struct xlb_ct4_bucket *)bucket)
+						    ->way[i]
+						    .val :
+					    ((struct xlb_ct6_bucket *)bucket)
+						    ->way[i]
+						    .val;
+
+			n += !!(val & XLB_CT_V_USED);
+		}
 	}
 	return n;
 }

@@ -31,14 +31,16 @@ int xlb_ct_size(struct bpf_map *ct4, struct bpf_map *ct6, uint32_t size);
 int xlb_ct_open(struct xlb_ct_table *t, int fd, int family);
 void xlb_ct_close(struct xlb_ct_table *t);
 
-/* The entry of flow @f, XLB_CT_F_REF kept in backend_id. */
+/* The entry of flow @f of VIP @vip_id; whether it is referenced
+ * (XLB_CT_V_REF) in *@ref unless NULL. */
 bool xlb_ct_get(const struct xlb_ct_table *t, const struct xlb_flow_key *f,
-		struct xlb_ct *ct);
-/* Remember @f with @ct: its entry if it has one, else an empty way of its
- * bucket (the tests plant entries; nothing is evicted). Returns 0, or
- * -ENOSPC if every way is taken. */
+		uint32_t vip_id, struct xlb_ct *ct, bool *ref);
+/* Remember @f of VIP @vip_id with @ct: its entry if it has one, else an
+ * empty way of its bucket (the tests plant entries; nothing is evicted).
+ * Returns 0, -ENOSPC if every way is taken, -EINVAL for ids out of
+ * range. */
 int xlb_ct_put(struct xlb_ct_table *t, const struct xlb_flow_key *f,
-	       const struct xlb_ct *ct);
+	       uint32_t vip_id, const struct xlb_ct *ct);
 /* Forget every flow. Only while no packet runs through the program: a
  * flow being inserted meanwhile may survive, half written. */
 void xlb_ct_clear(struct xlb_ct_table *t);

@@ -155,142 +155,144 @@ static __always_inline int ring_backend(__u32 val, __u32 *id,
 /* A flow's place in its connection table. */
 struct ct_pos {
 	void *bucket; /* its bucket; NULL: the look-up failed */
-	struct xlb_ct *ct; /* its entry; NULL: not remembered */
+	__u64 *val; /* its way's val; NULL: not remembered */
+	__u64 old; /* *val as read */
 };
 
-/* IPv4 way @i (0..XLB_CT_WAYS-1, a constant) of bucket @b. */
-#define CT4_WAY(b, i) (&(b)->line[(i) / 2].way[(i) % 2])
-/* IPv6 way @i of bucket @b. */
-#define CT6_WAY(b, i) (&(b)->way[i])
-
-static __always_inline struct xlb_ct *ct4_find(struct xlb_ct4_bucket *b,
-					       __u64 k0, __u64 k1)
+static __always_inline __u64 *ct4_find(struct xlb_ct4_bucket *b, __u64 key,
+				       __u64 vkey)
 {
 #pragma unroll
 	for (int i = 0; i < XLB_CT_WAYS; i++) {
-		struct xlb_ct4_way *w = CT4_WAY(b, i);
+		struct xlb_ct4_way *w = &b->way[i];
 
-		if (w->k1 == k1 && w->k0 == k0)
-			return &w->ct;
+		if ((w->val & XLB_CT_V_KEY) == vkey && w->key == key)
+			return &w->val;
 	}
 	return NULL;
 }
 
-static __always_inline struct xlb_ct *ct6_find(struct xlb_ct6_bucket *b,
-					       const __u64 *k)
+static __always_inline __u64 *ct6_find(struct xlb_ct6_bucket *b,
+				       const __u64 *src, __u64 key, __u64 vkey)
 {
 #pragma unroll
 	for (int i = 0; i < XLB_CT_WAYS; i++) {
-		struct xlb_ct6_way *w = CT6_WAY(b, i);
+		struct xlb_ct6_way *w = &b->way[i];
 
-		if (w->k[4] == k[4] && w->k[0] == k[0] && w->k[1] == k[1] &&
-		    w->k[2] == k[2] && w->k[3] == k[3])
-			return &w->ct;
+		if ((w->val & XLB_CT_V_KEY) == vkey && w->key == key &&
+		    w->src[0] == src[0] && w->src[1] == src[1])
+			return &w->val;
 	}
 	return NULL;
 }
 
 /* The way a new flow takes in bucket @b: the first empty one, else the
- * first without XLB_CT_F_REF; -1 if all are in use and referenced, after
- * clearing their bits (second chance). @KEY1 names the way's last key
- * word, zero when empty. One function per family. */
+ * first without XLB_CT_V_REF; -1 if all are in use and referenced, after
+ * clearing their bits (second chance), or being inserted into. One
+ * function per family. */
 /* clang-format off */
-#define CT_VICTIM(name, bucket_t, WAY, KEY1)				\
+#define CT_VICTIM(name, bucket_t)					\
 static __always_inline int name(bucket_t *b)				\
 {									\
 	_Pragma("unroll")						\
 	for (int i = 0; i < XLB_CT_WAYS; i++)				\
-		if (!WAY(b, i)->KEY1)					\
+		if (!(b->way[i].val & (XLB_CT_V_USED | XLB_CT_V_BUSY)))	\
 			return i;					\
 	_Pragma("unroll")						\
 	for (int i = 0; i < XLB_CT_WAYS; i++)				\
-		if (!(WAY(b, i)->ct.backend_id & XLB_CT_F_REF))		\
+		if ((b->way[i].val & (XLB_CT_V_REF | XLB_CT_V_BUSY)) == 0) \
 			return i;					\
 	_Pragma("unroll")						\
 	for (int i = 0; i < XLB_CT_WAYS; i++)				\
-		WAY(b, i)->ct.backend_id &= ~XLB_CT_F_REF;		\
+		__sync_fetch_and_and(&b->way[i].val, ~XLB_CT_V_REF);	\
 	return -1;							\
 }
 /* clang-format on */
-CT_VICTIM(ct4_victim, struct xlb_ct4_bucket, CT4_WAY, k1)
-CT_VICTIM(ct6_victim, struct xlb_ct6_bucket, CT6_WAY, k[4])
+CT_VICTIM(ct4_victim, struct xlb_ct4_bucket)
+CT_VICTIM(ct6_victim, struct xlb_ct6_bucket)
 
-/* Remember flow @f (not in @pos's bucket) on backend @id of generation
- * @gen: a way is emptied, written value first and keyed last, so that a
- * reader on another CPU never pairs a key with another flow's value.
- * Returns 1 if remembered, 0 if the bucket had no way to give. */
+/* Take way @w's val for an insert: 1 if it is still free to take (empty,
+ * or in use and unreferenced) and this CPU swapped it for XLB_CT_V_BUSY. */
+static __always_inline int ct_claim(__u64 *w)
+{
+	__u64 old = *w;
+
+	if (old & (XLB_CT_V_BUSY | XLB_CT_V_REF))
+		return 0;
+	return __sync_val_compare_and_swap(w, old, XLB_CT_V_BUSY) == old;
+}
+
+/* Remember flow @f (not in @pos's bucket) with @val (see xlb_ct_val()):
+ * the way is claimed, keyed, then given its val, so that a reader on
+ * another CPU never pairs a key with another flow's val. Returns 1 if
+ * remembered, 0 if the bucket had no way to give. */
 static __always_inline int ct_insert(const struct xlb_flow_key *f,
-				     const struct ct_pos *pos, __u32 id,
-				     __u32 gen)
+				     const struct ct_pos *pos, __u64 val)
 {
 	int v;
 
 	if (f->family == XLB_FAMILY_V4) {
 		struct xlb_ct4_bucket *b = pos->bucket;
 		struct xlb_ct4_way *w;
-		__u64 k0, k1;
 
 		v = ct4_victim(b);
 		if (v < 0 || v >= XLB_CT_WAYS)
 			return 0;
-		w = &b->line[(__u32)v / 2].way[(__u32)v % 2];
-		xlb_ct4_key(f, &k0, &k1);
-		w->k1 = 0;
+		w = &b->way[v];
+		if (!ct_claim(&w->val))
+			return 0;
+		w->key = xlb_ct4_key(f);
 		ct_barrier();
-		w->ct.backend_id = id;
-		w->ct.gen = gen;
-		ct_barrier();
-		w->k0 = k0;
-		ct_barrier();
-		w->k1 = k1;
+		w->val = val;
 	} else {
 		struct xlb_ct6_bucket *b = pos->bucket;
-		const __u64 *k = (const __u64 *)f;
+		const __u64 *src = (const __u64 *)f->src;
 		struct xlb_ct6_way *w;
 
 		v = ct6_victim(b);
 		if (v < 0 || v >= XLB_CT_WAYS)
 			return 0;
 		w = &b->way[v];
-		w->k[4] = 0;
+		if (!ct_claim(&w->val))
+			return 0;
+		w->src[0] = src[0];
+		w->src[1] = src[1];
+		w->key = xlb_ct6_key(f);
 		ct_barrier();
-		w->ct.backend_id = id;
-		w->ct.gen = gen;
-		ct_barrier();
-		w->k[0] = k[0];
-		w->k[1] = k[1];
-		w->k[2] = k[2];
-		w->k[3] = k[3];
-		ct_barrier();
-		w->k[4] = k[4];
+		w->val = val;
 	}
 	return 1;
 }
 
-/* The remembered backend of @f (@h: xlb_flow_entropy(@f)) if the table
- * has one that is still live and of the same generation: 1 and a copy in
- * @be. 0 otherwise, with the entry (stale, or NULL) and its bucket in
- * @pos. A hit marks the entry referenced (once). */
+/* Point the stale or reused entry whose val @vp was @old at @val, unless
+ * another CPU changed the way meanwhile. */
+static __always_inline void ct_repoint(__u64 *vp, __u64 old, __u64 val)
+{
+	__sync_val_compare_and_swap(vp, old, val);
+}
+
+/* The remembered backend of @f, a flow of VIP @vip_id (@h:
+ * xlb_flow_entropy(@f)), if the table has one that is still live and of
+ * the same generation: 1 and a copy in @be. 0 otherwise, with the entry
+ * (stale, or NULL) and its bucket in @pos. A hit marks the entry
+ * referenced (once). */
 static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
-				      struct ct_pos *pos, __u32 *id,
-				      struct xlb_backend *be)
+				      __u32 vip_id, struct ct_pos *pos,
+				      __u32 *id, struct xlb_backend *be)
 {
 	__u32 idx = xlb_ct_bucket(h, xlb_ct_buckets(conntrack_size));
+	__u64 vkey = xlb_ct_val_key(vip_id), *vp, val;
 	struct xlb_backend *slot_be;
-	struct xlb_ct *ct;
-	__u32 bid;
 
-	pos->ct = NULL;
+	pos->val = NULL;
 	if (f->family == XLB_FAMILY_V4) {
 		struct xlb_ct4_bucket *b;
-		__u64 k0, k1;
 
 		b = bpf_map_lookup_elem(&xlb_conntrack4, &idx);
 		pos->bucket = b;
 		if (!b)
 			return 0;
-		xlb_ct4_key(f, &k0, &k1);
-		ct = ct4_find(b, k0, k1);
+		vp = ct4_find(b, xlb_ct4_key(f), vkey);
 	} else {
 		struct xlb_ct6_bucket *b;
 
@@ -298,29 +300,23 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
 		pos->bucket = b;
 		if (!b)
 			return 0;
-		ct = ct6_find(b, (const __u64 *)f);
+		vp = ct6_find(b, (const __u64 *)f->src, xlb_ct6_key(f), vkey);
 	}
-	pos->ct = ct;
-	if (!ct)
+	pos->val = vp;
+	if (!vp)
 		return 0;
-	bid = ct->backend_id;
-	*id = bid & ~XLB_CT_F_REF;
+	val = *vp;
+	pos->old = val;
+	*id = xlb_ct_val_backend(val);
 	slot_be = bpf_map_lookup_elem(&xlb_backends, id);
 	if (!slot_be)
 		return 0;
 	*be = *slot_be;
-	if (!(be->flags & XLB_BE_F_LIVE) || be->gen != ct->gen)
+	if (!(be->flags & XLB_BE_F_LIVE) || be->gen != (__u32)val)
 		return 0;
-	if (!(bid & XLB_CT_F_REF))
-		ct->backend_id = bid | XLB_CT_F_REF;
+	if (!(val & XLB_CT_V_REF))
+		pos->old = __sync_fetch_and_or(vp, XLB_CT_V_REF) | XLB_CT_V_REF;
 	return 1;
-}
-
-/* Point the stale or reused entry @ct at backend @id of generation @gen. */
-static __always_inline void ct_repoint(struct xlb_ct *ct, __u32 id, __u32 gen)
-{
-	ct->backend_id = id;
-	ct->gen = gen;
 }
 
 /**
@@ -349,7 +345,7 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f, __u32 h,
 	__u32 val;
 
 	if (use_ct) {
-		if (ct_backend(f, h, &pos, id, be)) {
+		if (ct_backend(f, h, vip->vip_id, &pos, id, be)) {
 			vs->ct_hits++;
 			return 0;
 		}
@@ -359,9 +355,11 @@ static __always_inline int pick_backend(const struct xlb_flow_key *f, __u32 h,
 		return -1;
 
 	if (use_ct && insert && pos.bucket) {
-		if (pos.ct)
-			ct_repoint(pos.ct, *id, be->gen);
-		else if (!ct_insert(f, &pos, *id, be->gen)) {
+		__u64 val = xlb_ct_val(vip->vip_id, *id, be->gen);
+
+		if (pos.val)
+			ct_repoint(pos.val, pos.old, val); /* stale */
+		else if (!ct_insert(f, &pos, val)) {
 			count(XLB_CNT_CT_FULL);
 			return 0;
 		}
@@ -393,26 +391,27 @@ static __always_inline int pick_backend_syn(const struct xlb_flow_key *f,
 					    struct xlb_backend *be)
 {
 	int use_ct = !(vip->flags & XLB_VIP_F_NO_CONNTRACK);
-	struct xlb_ct *reused = NULL;
+	__u64 *reused = NULL;
 	struct ct_pos pos;
 	__u32 val;
 
 	if (ring_pick(f, vip, &val))
 		return -1;
 	if (use_ct && (val & XLB_RING_F_CHANGED) &&
-	    ct_backend(f, h, &pos, id, be)) {
+	    ct_backend(f, h, vip->vip_id, &pos, id, be)) {
 		if (be->flags & XLB_BE_F_NEW) {
 			vs->ct_hits++;
 			return 0;
 		}
-		reused = pos.ct;
+		reused = pos.val;
 	}
 	if (use_ct)
 		vs->ct_misses++;
 	if (ring_backend(val, id, be))
 		return -1;
 	if (reused)
-		ct_repoint(reused, *id, be->gen);
+		ct_repoint(reused, pos.old,
+			   xlb_ct_val(vip->vip_id, *id, be->gen));
 	return 0;
 }
 

@@ -238,8 +238,10 @@ struct xlb_flow_key {
 } __attribute__((aligned(8))); /* compared as five __u64 words */
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 
+/* A connection-table entry as user space reads and plants it
+ * (lib/conntrack.h); the tables store it packed in a way's val. */
 struct xlb_ct {
-	__u32 backend_id; /* | XLB_CT_F_REF */
+	__u32 backend_id;
 	__u32 gen; /* xlb_backend.gen when remembered */
 };
 _Static_assert(sizeof(struct xlb_ct) == 8, "xlb_ct layout");
@@ -247,59 +249,70 @@ _Static_assert(sizeof(struct xlb_ct) == 8, "xlb_ct layout");
 /* ---- Connection tables ---------------------------------------------------
  * xlb's own set-associative tables, not kernel hash maps: a flow lives in
  * one bucket (xlb_ct_bucket()) of XLB_CT_WAYS ways, so a look-up reads the
- * bucket's lines and compares inline (no helper call, no element to chase)
- * and an insert is a store into the lines the missed look-up just read.
+ * bucket's line(s) and compares inline (no helper call, no element to
+ * chase) and an insert is a store into the lines the missed look-up just
+ * read.
+ *
+ * A way is the client side of the flow (source address and both ports)
+ * and one 64-bit val: the VIP id (which stands for the VIP's address and
+ * protocol), the backend id and its generation, and two flags. The VIP id
+ * is part of the key; everything about the entry changes with one store.
  *
  * Replacement is second chance (CLOCK) within the bucket: a hit sets the
- * way's XLB_CT_F_REF (once); an insert takes an empty way, else the first
- * way without the bit (a flow that sent one packet since the bucket was
- * last full: a spoofed ACK or a dead flow), else clears every way's bit
- * and inserts nothing (XLB_CNT_CT_FULL): a flood of one-packet flows never
- * displaces flows that keep sending. A flow that is not remembered is
- * still balanced by its VIP's ring.
+ * way's XLB_CT_V_REF (once, atomically); an insert takes an empty way, else
+ * the first way without the bit (a flow that sent one packet since the
+ * bucket was last full: a spoofed ACK or a dead flow), else clears every
+ * way's bit and inserts nothing (XLB_CNT_CT_FULL): a flood of one-packet
+ * flows never displaces flows that keep sending. A flow that is not
+ * remembered is still balanced by its VIP's ring.
  *
- * Both tables are shared by all CPUs. A way is written value first, key
- * last (k1 / k[4] last of all: zero means empty), and read key first; a
- * reader racing a writer on another CPU sees the old flow or a key that
- * matches nobody. */
+ * Both tables are shared by all CPUs, without locks. An insert claims its
+ * way by swapping the val it chose the way by for XLB_CT_V_BUSY
+ * (compare-and-swap: of two CPUs, one wins, the other inserts nothing),
+ * writes the key, then the val; every other change of a val is atomic too.
+ * A reader checks val first, so a reader racing a writer on another CPU
+ * sees the old flow, a way that matches nothing, or the new flow. */
 #define XLB_CT_WAYS 4
-/* In xlb_ct.backend_id: the flow was seen again since inserted or since
- * its bucket was last full. */
-#define XLB_CT_F_REF 0x80000000U
 
-/* IPv4: the 16-byte key as two words, see xlb_ct4_key(). 24 bytes. */
+/* struct xlb_ct*_way.val: */
+#define XLB_CT_V_GEN 0x00000000ffffffffULL /* backend generation */
+#define XLB_CT_V_BACKEND_SHIFT 32 /* backend id, 16 bits */
+#define XLB_CT_V_VIP_SHIFT 48 /* VIP id, 10 bits: part of the key */
+#define XLB_CT_V_VIP (0x3ffULL << XLB_CT_V_VIP_SHIFT)
+#define XLB_CT_V_BUSY (1ULL << 61) /* an insert owns the way */
+#define XLB_CT_V_USED (1ULL << 62) /* clear: the way is empty */
+/* The flow was seen again since inserted or since its bucket was last
+ * full. */
+#define XLB_CT_V_REF (1ULL << 63)
+/* The bits of val that a look-up compares. */
+#define XLB_CT_V_KEY (XLB_CT_V_VIP | XLB_CT_V_USED)
+_Static_assert(XLB_MAX_VIPS <= 1024, "VIP ids fit XLB_CT_V_VIP");
+_Static_assert(XLB_MAX_BACKENDS <= 65536, "backend ids fit 16 bits of val");
+
+/* IPv4: 16 bytes, four to a cache line. */
 struct xlb_ct4_way {
-	__u64 k0; /* src | dst << 32 (network-order words) */
-	__u64 k1; /* sport | dport << 16 | proto << 32; 0: empty */
-	struct xlb_ct ct;
+	__u64 key; /* src | sport << 32 | dport << 48 (network-order fields) */
+	__u64 val;
 };
-_Static_assert(sizeof(struct xlb_ct4_way) == 24, "xlb_ct4_way layout");
-
-/* Two ways per cache line, so no way straddles two. */
-struct xlb_ct4_line {
-	struct xlb_ct4_way way[2];
-	__u64 pad[2];
-};
-_Static_assert(sizeof(struct xlb_ct4_line) == 64, "xlb_ct4_line layout");
+_Static_assert(sizeof(struct xlb_ct4_way) == 16, "xlb_ct4_way layout");
 
 struct xlb_ct4_bucket {
-	struct xlb_ct4_line line[XLB_CT_WAYS / 2];
+	struct xlb_ct4_way way[XLB_CT_WAYS];
 };
-_Static_assert(sizeof(struct xlb_ct4_bucket) == 128, "xlb_ct4_bucket layout");
+_Static_assert(sizeof(struct xlb_ct4_bucket) == 64, "xlb_ct4_bucket layout");
 
-/* IPv6: the whole struct xlb_flow_key as five words (k[4] holds ports,
- * protocol and family, never 0 when used). 48 bytes. */
+/* IPv6: 32 bytes, two to a cache line. */
 struct xlb_ct6_way {
-	__u64 k[5];
-	struct xlb_ct ct;
+	__u64 src[2];
+	__u64 key; /* sport | dport << 16 (network-order fields) */
+	__u64 val;
 };
-_Static_assert(sizeof(struct xlb_ct6_way) == 48, "xlb_ct6_way layout");
+_Static_assert(sizeof(struct xlb_ct6_way) == 32, "xlb_ct6_way layout");
 
-/* Four ways: three cache lines. */
 struct xlb_ct6_bucket {
 	struct xlb_ct6_way way[XLB_CT_WAYS];
 };
-_Static_assert(sizeof(struct xlb_ct6_bucket) == 192, "xlb_ct6_bucket layout");
+_Static_assert(sizeof(struct xlb_ct6_bucket) == 128, "xlb_ct6_bucket layout");
 
 /* Per-VIP counters (per CPU). */
 struct xlb_vip_stats {

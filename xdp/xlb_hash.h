@@ -146,11 +146,36 @@ XLB_INLINE __u32 xlb_ct_bucket(__u32 h, __u32 nbuckets)
 	return (__u32)(((__u64)h * nbuckets) >> 32);
 }
 
-/* The IPv4 flow @f as struct xlb_ct4_way's two key words. */
-XLB_INLINE void xlb_ct4_key(const struct xlb_flow_key *f, __u64 *k0, __u64 *k1)
+/* IPv4 flow @f as struct xlb_ct4_way.key. */
+XLB_INLINE __u64 xlb_ct4_key(const struct xlb_flow_key *f)
 {
-	*k0 = (__u64)f->src[0] | (__u64)f->dst[0] << 32;
-	*k1 = (__u64)f->sport | (__u64)f->dport << 16 | (__u64)f->proto << 32;
+	return (__u64)f->src[0] | (__u64)f->sport << 32 | (__u64)f->dport << 48;
+}
+
+/* IPv6 flow @f as struct xlb_ct6_way.key (its source: the first two words
+ * of struct xlb_flow_key). */
+XLB_INLINE __u64 xlb_ct6_key(const struct xlb_flow_key *f)
+{
+	return (__u64)f->sport | (__u64)f->dport << 16;
+}
+
+/* A used way's val: backend @backend_id of generation @gen for a flow of
+ * VIP @vip_id. */
+XLB_INLINE __u64 xlb_ct_val(__u32 vip_id, __u32 backend_id, __u32 gen)
+{
+	return XLB_CT_V_USED | (__u64)vip_id << XLB_CT_V_VIP_SHIFT |
+	       (__u64)(backend_id & 0xffff) << XLB_CT_V_BACKEND_SHIFT | gen;
+}
+
+/* The bits of val a look-up for a flow of VIP @vip_id compares. */
+XLB_INLINE __u64 xlb_ct_val_key(__u32 vip_id)
+{
+	return XLB_CT_V_USED | (__u64)vip_id << XLB_CT_V_VIP_SHIFT;
+}
+
+XLB_INLINE __u32 xlb_ct_val_backend(__u64 val)
+{
+	return (__u32)(val >> XLB_CT_V_BACKEND_SHIFT) & 0xffff;
 }
 
 /**

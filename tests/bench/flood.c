@@ -88,7 +88,7 @@ static int send_est(struct bxlb *x, struct est *e, uint32_t i, bool changed)
 
 	if (changed && !e->seen_after) {
 		flow_of(i, &k);
-		e->had_entry = xlb_ct_get(&x->ct, &k, &ct);
+		e->had_entry = xlb_ct_get(&x->ct, &k, 0, &ct, NULL);
 		e->seen_after = 1;
 	}
 	err = send1(x, e->pkt, e->len, &be);
@@ -180,7 +180,7 @@ static int one_case(bool change, struct bench_flood_case *c)
 	for (uint32_t i = 0; i < n && !err; i++) {
 		if (!change) {
 			flow_of(i, &k);
-			c->ct_survived += xlb_ct_get(&x.ct, &k, &ct);
+			c->ct_survived += xlb_ct_get(&x.ct, &k, 0, &ct, NULL);
 		}
 		err = send_est(&x, &e[i], i, change);
 		if (change)

@@ -18,6 +18,7 @@
 #include "bench.h"
 #include "maglev.h"
 #include "vipindex.h"
+#include "xlb_hash.h"
 #include "xlb.skel.h"
 
 /* An empty ring map of @size slots; returns its fd or -errno. */
@@ -367,7 +368,8 @@ uint64_t bxlb_ct_count(struct bxlb *x)
 }
 
 /* Keys are written straight into the ways: each bucket is full whether or
- * not these flows would hash to it, and no real flow matches them. */
+ * not these flows would hash to it, and no flow the bench sends matches
+ * them (198.18.0.0/15, the benchmarking range, to VIP id 0). */
 int bxlb_ct_fill(struct bxlb *x)
 {
 	struct xlb_ct4_bucket *b = x->ct.mem;
@@ -376,16 +378,11 @@ int bxlb_ct_fill(struct bxlb *x)
 		return -EINVAL;
 	for (uint32_t i = 0; i < x->ct.nbuckets; i++)
 		for (int w = 0; w < XLB_CT_WAYS; w++) {
-			struct xlb_ct4_way *way = &b[i].line[w / 2].way[w % 2];
-
-			/* 198.18.0.0/15 (benchmarking range) to the VIP */
-			way->k0 = (__u64)htobe32(0xc6120000U + (i >> 15)) |
-				  (__u64)htobe32(0x0a000001U) << 32;
-			way->k1 = (__u64)htons(1024 + (i & 0x7fff)) |
-				  (__u64)htons(80 + w) << 16 |
-				  (__u64)IPPROTO_TCP << 32;
-			way->ct.backend_id = 0;
-			way->ct.gen = 1;
+			b[i].way[w].key =
+				(__u64)htobe32(0xc6120000U + (i >> 15)) |
+				(__u64)htons(1024 + (i & 0x7fff)) << 32 |
+				(__u64)htons(80 + w) << 48;
+			b[i].way[w].val = xlb_ct_val(0, 0, 1);
 		}
 	return 0;
 }

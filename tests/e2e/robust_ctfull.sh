@@ -145,7 +145,7 @@ static unsigned int ct_count(void)
 			exit(1);
 		}
 		for (int w = 0; w < XLB_CT_WAYS; w++)
-			n += bk.line[w / 2].way[w % 2].k1 != 0;
+			n += !!(bk.way[w].val & XLB_CT_V_USED);
 	}
 	close(fd);
 	return n;

@@ -475,7 +475,7 @@ static void error_case(int family, int be_family, uint8_t type, uint8_t code,
 	client_flow(&g, IPPROTO_TCP, 80, 40002);
 	expect_err_fwd("ICMP error about an unknown flow", &err, &g, &vip_tcp,
 		       BE_B);
-	cr_assert(!bpfrun_ct_get(&r, &g, &ct),
+	cr_assert(!bpfrun_ct_get(&r, vip_tcp.vip_id, &g, &ct),
 		  "an ICMP error created a connection-table entry");
 }
 

@@ -424,25 +424,27 @@ static struct xlb_ct_table *ct_table(struct bpfrun *r,
 	return k->family == XLB_FAMILY_V4 ? &r->ct4 : &r->ct6;
 }
 
-bool bpfrun_ct_raw(struct bpfrun *r, const struct xlb_flow_key *k,
-		   struct xlb_ct *ct)
+bool bpfrun_ct_get(struct bpfrun *r, uint32_t vip_id,
+		   const struct xlb_flow_key *k, struct xlb_ct *ct)
 {
-	return xlb_ct_get(ct_table(r, k), k, ct);
+	return xlb_ct_get(ct_table(r, k), k, vip_id, ct, NULL);
 }
 
-bool bpfrun_ct_get(struct bpfrun *r, const struct xlb_flow_key *k,
-		   struct xlb_ct *ct)
+bool bpfrun_ct_referenced(struct bpfrun *r, uint32_t vip_id,
+			  const struct xlb_flow_key *k)
 {
-	if (!bpfrun_ct_raw(r, k, ct))
-		return false;
-	ct->backend_id &= ~XLB_CT_F_REF;
-	return true;
+	struct xlb_ct ct;
+	bool ref;
+
+	cr_assert(xlb_ct_get(ct_table(r, k), k, vip_id, &ct, &ref),
+		  "flow not in the connection table");
+	return ref;
 }
 
-void bpfrun_ct_put(struct bpfrun *r, const struct xlb_flow_key *k,
-		   const struct xlb_ct *ct)
+void bpfrun_ct_put(struct bpfrun *r, uint32_t vip_id,
+		   const struct xlb_flow_key *k, const struct xlb_ct *ct)
 {
-	int err = xlb_ct_put(ct_table(r, k), k, ct);
+	int err = xlb_ct_put(ct_table(r, k), k, vip_id, ct);
 
 	cr_assert(!err, "planting a connection-table entry: %s",
 		  strerror(-err));

@@ -88,15 +88,15 @@ void bpfrun_vip_stats(struct bpfrun *r, uint32_t vip_id,
 		      struct xlb_vip_stats *s);
 void bpfrun_be_stats(struct bpfrun *r, uint32_t id, struct xlb_be_stats *s);
 
-/* Connection table: look up (false if absent; backend_id without
- * XLB_CT_F_REF), look up as stored, write (an empty way or the flow's
- * own), delete all. */
-bool bpfrun_ct_get(struct bpfrun *r, const struct xlb_flow_key *k,
-		   struct xlb_ct *ct);
-bool bpfrun_ct_raw(struct bpfrun *r, const struct xlb_flow_key *k,
-		   struct xlb_ct *ct);
-void bpfrun_ct_put(struct bpfrun *r, const struct xlb_flow_key *k,
-		   const struct xlb_ct *ct);
+/* Connection table, flows of VIP @vip_id: look up (false if absent),
+ * whether the entry is referenced (XLB_CT_V_REF; fails the test if
+ * absent), write (the flow's own way or an empty one), delete all. */
+bool bpfrun_ct_get(struct bpfrun *r, uint32_t vip_id,
+		   const struct xlb_flow_key *k, struct xlb_ct *ct);
+bool bpfrun_ct_referenced(struct bpfrun *r, uint32_t vip_id,
+			  const struct xlb_flow_key *k);
+void bpfrun_ct_put(struct bpfrun *r, uint32_t vip_id,
+		   const struct xlb_flow_key *k, const struct xlb_ct *ct);
 void bpfrun_ct_clear(struct bpfrun *r);
 
 /* ---- Building the maps' contents from text -------------------------- */
