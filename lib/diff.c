@@ -13,6 +13,35 @@ uint16_t xlb_backend_ring_weight(const struct xlb_backend_cfg *b)
 	return b->state == XLB_BE_STATE_ACTIVE ? b->weight : 0;
 }
 
+/* murmur3's finaliser */
+static uint32_t fmix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	return h ^ (h >> 16);
+}
+
+uint32_t xlb_ring_fingerprint(const struct xlb_vip_cfg *v)
+{
+	uint32_t sum = 0;
+
+	/* a sum of per-backend mixes: the order does not matter */
+	for (size_t i = 0; i < v->n_backends; i++) {
+		const struct xlb_backend_cfg *b = &v->backends[i];
+		uint16_t w = xlb_backend_ring_weight(b);
+		uint32_t h = w | (uint32_t)b->addr.family << 16;
+
+		if (!w)
+			continue;
+		for (int k = 0; k < 4; k++)
+			h = fmix32(h ^ b->addr.a[k]) + (uint32_t)k;
+		sum += fmix32(h);
+	}
+	return fmix32(sum) | 1;
+}
+
 static bool vip_same_key(const struct xlb_vip_cfg *a,
 			 const struct xlb_vip_cfg *b)
 {

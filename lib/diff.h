@@ -99,4 +99,9 @@ void xlb_diff_summary(const struct xlb_diff *d, char *buf, size_t len);
 /* Effective Maglev weight of a backend: its weight if active, else 0. */
 uint16_t xlb_backend_ring_weight(const struct xlb_backend_cfg *b);
 
+/* What @v's Maglev table is built from (the address and ring weight of
+ * each backend with a ring weight) in 32 bits, whatever the backends'
+ * order; never 0. Equal for two VIPs that ring_same() would call equal. */
+uint32_t xlb_ring_fingerprint(const struct xlb_vip_cfg *v);
+
 #endif /* XLB_DIFF_H */

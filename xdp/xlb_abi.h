@@ -336,7 +336,10 @@ struct xlb_vip_meta {
 	char name[XLB_NAME_LEN];
 	struct xlb_vip_key key; /* zero key: slot free */
 	__u32 ring_size; /* entries in this VIP's ring */
-	__u32 pad;
+	/* xlb_ring_fingerprint() of the backends the ring in force was built
+	 * from, written after the ring: differs from the backends' own when a
+	 * reload was interrupted between writing them and the ring */
+	__u32 ring_fp;
 };
 _Static_assert(sizeof(struct xlb_vip_meta) == 60, "xlb_vip_meta layout");
 

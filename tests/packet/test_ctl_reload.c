@@ -713,6 +713,58 @@ Test(ctl, reload_moves_only_what_it_must)
 
 #define MRING 251
 
+/* A reload killed after it wrote the backends and before it swapped the
+ * ring (as robust_reload's SIGKILLs found): the next reload of the same
+ * file finds the backends already as the file says, yet must rebuild the
+ * ring they no longer describe. Here the kill's leftovers are written by
+ * hand: .3 set to drain in its slot, the ring left alone. */
+Test(ctl, reload_after_interrupted_reload_converges)
+{
+	struct be b1[] = { { 1 }, { 2 }, { 3 } };
+	struct be b2[] = { { 1 }, { 2 }, { 3, "drain" } };
+	int per[5] = { 0 }, bes;
+	struct xlb_backend b;
+	char out[8192];
+	__u32 s;
+
+	write_cfg("251", b1, 3);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	bes = pinned("xlb_backends");
+	for (s = 0; s < XLB_MAX_BACKENDS; s++) {
+		cr_assert_eq(bpf_map_lookup_elem(bes, &s, &b), 0);
+		if ((b.flags & XLB_BE_F_IN_USE) &&
+		    b.addr[0] == htonl(0x0a010003))
+			break;
+	}
+	cr_assert_lt(s, XLB_MAX_BACKENDS, "no slot holds 10.1.0.3");
+	b.state = XLB_BE_STATE_DRAIN;
+	b.flags &= (__u8)~XLB_BE_F_NEW;
+	cr_assert_eq(bpf_map_update_elem(bes, &s, &b, 0), 0);
+	close(bes);
+	ring_counts(0, per);
+	cr_assert_gt(per[3], 0, "the interrupted reload's ring names .3");
+
+	write_cfg("251", b2, 3);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "VIP web: its ring was not built from its "
+			      "backends"),
+		  "%s", out);
+	cr_assert(strstr(out, "1 ring rebuilt"), "%s", out);
+	memset(per, 0, sizeof(per));
+	ring_counts(0, per);
+	cr_assert_eq(per[3], 0, "the draining .3 still owns %d ring slots",
+		     per[3]);
+	cr_assert(per[1] + per[2] == 251, ".1 %d + .2 %d slots", per[1],
+		  per[2]);
+	/* converged: the next reload finds nothing to do */
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "no changes") && !strstr(out, "rebuilding"), "%s",
+		  out);
+}
+
 /* VIP @vip_id's ring as stored (ids with their marks). */
 static void ring_raw(uint32_t vip_id, uint32_t *v)
 {
