@@ -15,7 +15,6 @@
 
 #include "service.h"
 #include "config.h"
-#include "conntrack.h"
 #include "log.h"
 #include "maps.h"
 #include "stats.h"
@@ -176,9 +175,7 @@ static const char *help_status =
 	"\n"
 	"DESCRIPTION\n"
 	"    Program id, attach mode, interface, table and connection-table\n"
-	"    sizes, the flows the connection tables remember now (closed\n"
-	"    connections included until their place is taken: an upper\n"
-	"    bound), global settings, and every VIP with its backends, their\n"
+	"    sizes, global settings, and every VIP with its backends, their\n"
 	"    state, weight and slot. Without -i, the only instance.\n"
 	"\n"
 	"OPTIONS\n"
@@ -525,36 +522,10 @@ static const char *attach_str(const struct xlb_instance *in)
 	return in->generic ? "generic" : "native";
 }
 
-/* Flows the connection tables remember now (-1 if a table cannot be
- * read), and the ways each has. Entries outlive their connections until
- * their way is taken, so this is an upper bound of the live flows. */
-struct ct_use {
-	long long v4, v6;
-	unsigned long long ways;
-};
-
-static void ct_use_read(const struct xlb_instance *in, struct ct_use *u)
-{
-	struct xlb_ct_table t;
-
-	u->v4 = u->v6 = -1;
-	u->ways = 0;
-	if (!xlb_ct_open(&t, in->ct4_fd, XLB_FAMILY_V4)) {
-		u->v4 = (long long)xlb_ct_count(&t);
-		u->ways = (unsigned long long)t.nbuckets * XLB_CT_WAYS;
-		xlb_ct_close(&t);
-	}
-	if (!xlb_ct_open(&t, in->ct6_fd, XLB_FAMILY_V6)) {
-		u->v6 = (long long)xlb_ct_count(&t);
-		xlb_ct_close(&t);
-	}
-}
-
 static void status_text(const struct xlb_instance *in,
 			const struct xlb_state *st)
 {
 	const struct xlb_config *c = &st->cfg;
-	struct ct_use u;
 	char a[96], b[96];
 
 	printf("interface:         %s (ifindex %d)\n", in->ifname, in->ifindex);
@@ -565,9 +536,6 @@ static void status_text(const struct xlb_instance *in,
 	printf("\npins:              %s\n", in->dir);
 	printf("maglev_table_size: %u\n", in->ring_size);
 	printf("conntrack_size:    %u\n", in->conntrack_size);
-	ct_use_read(in, &u);
-	printf("conntrack_flows:   %lld IPv4, %lld IPv6 remembered (%llu ways per family)\n",
-	       u.v4, u.v6, u.ways);
 	mac_str(st->hw.gw_mac, a, sizeof(a));
 	mac_str(st->hw.if_mac, b, sizeof(b));
 	printf("gateway_mac:       %s\ninterface_mac:     %s\n", a, b);
@@ -605,7 +573,6 @@ static void status_json(const struct xlb_instance *in,
 			const struct xlb_state *st)
 {
 	const struct xlb_config *c = &st->cfg;
-	struct ct_use u;
 	char a[96];
 
 	printf("{\"interface\": ");
@@ -615,9 +582,6 @@ static void status_json(const struct xlb_instance *in,
 	       in->generic ? "generic" : "native");
 	printf(", \"maglev_table_size\": %u, \"conntrack_size\": %u",
 	       in->ring_size, in->conntrack_size);
-	ct_use_read(in, &u);
-	printf(", \"conntrack_flows\": {\"ipv4\": %lld, \"ipv6\": %lld, \"ways\": %llu}",
-	       u.v4, u.v6, u.ways);
 	mac_str(st->hw.gw_mac, a, sizeof(a));
 	printf(", \"gateway_mac\": \"%s\"", a);
 	mac_str(st->hw.if_mac, a, sizeof(a));
