@@ -45,6 +45,10 @@ struct xlb_vip_cfg {
 	size_t n_backends;
 	struct xlb_backend_cfg *backends;
 	struct xlb_pos pos;
+	/* read back from a running instance: the ring in force was not built
+	 * from these backends (a reload was interrupted between writing them
+	 * and the ring); never set from a file */
+	bool ring_stale;
 };
 
 struct xlb_config {

@@ -223,7 +223,8 @@ int xlb_diff_compute(const struct xlb_config *old, const struct xlb_config *new,
 				vd->what |= XLB_VD_BACKENDS;
 			vd->remark =
 				vd->what & (XLB_VD_HASH | XLB_VD_CONNTRACK);
-			vd->ring = vd->remark || !ring_same(ov, nv);
+			vd->ring = vd->remark || ov->ring_stale ||
+				   !ring_same(ov, nv);
 			vd->kind =
 				vd->what || vd->ring ? XLB_CHANGED : XLB_SAME;
 			if (vd->kind == XLB_CHANGED)

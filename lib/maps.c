@@ -339,7 +339,6 @@ void xlb_state_free(struct xlb_state *st)
 	free(st->slot);
 	free(st->be);
 	free(st->vip_used);
-	free(st->ring_stale);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -358,9 +357,8 @@ int xlb_state_read(const struct xlb_instance *in, struct xlb_state *st)
 	st->cfg.vips = calloc(XLB_MAX_VIPS, sizeof(*st->cfg.vips));
 	st->vip_id = calloc(XLB_MAX_VIPS, sizeof(*st->vip_id));
 	st->slot = calloc(XLB_MAX_VIPS, sizeof(*st->slot));
-	st->ring_stale = calloc(XLB_MAX_VIPS, sizeof(*st->ring_stale));
 	if (!meta || !idx || !st->be || !st->vip_used || !st->cfg.vips ||
-	    !st->vip_id || !st->slot || !st->ring_stale) {
+	    !st->vip_id || !st->slot) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -471,8 +469,8 @@ int xlb_state_read(const struct xlb_instance *in, struct xlb_state *st)
 		bc->gue = b->flags & XLB_BE_F_GUE;
 	}
 	for (size_t i = 0; i < c->n_vips; i++)
-		st->ring_stale[i] = meta[st->vip_id[i]].ring_fp !=
-				    xlb_ring_fingerprint(&c->vips[i]);
+		c->vips[i].ring_stale = meta[st->vip_id[i]].ring_fp !=
+					xlb_ring_fingerprint(&c->vips[i]);
 out:
 	free(meta);
 	free(idx);
@@ -876,26 +874,15 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 	err = xlb_diff_compute(&st->cfg, &p->want, &p->d);
 	if (err)
 		return err;
-	/* A reload interrupted between the backends and the rings left a
-	 * ring that its backends do not describe: the diff cannot see it, so
-	 * rebuild it (and rewrite the VIP's record of what it was built
-	 * from). */
+	/* the diff rebuilds a ring left stale; say why */
 	for (size_t i = 0; i < p->d.n_vips; i++) {
-		struct xlb_vip_diff *vd = &p->d.vips[i];
+		const struct xlb_vip_diff *vd = &p->d.vips[i];
 
-		if (vd->kind == XLB_ADDED || vd->kind == XLB_REMOVED ||
-		    vd->ring || !st->ring_stale[vd->old_idx])
-			continue;
-		xlb_warn(
-			"VIP %s: its ring was not built from its backends (an earlier load or reload was interrupted); rebuilding it\n",
-			st->cfg.vips[vd->old_idx].name);
-		vd->ring = true;
-		p->d.rings++;
-		if (vd->kind == XLB_SAME) {
-			vd->kind = XLB_CHANGED;
-			p->d.vips_same--;
-			p->d.vips_changed++;
-		}
+		if (vd->ring && vd->kind != XLB_ADDED &&
+		    st->cfg.vips[vd->old_idx].ring_stale)
+			xlb_warn(
+				"VIP %s: its ring was not built from its backends (an earlier load or reload was interrupted); rebuilding it\n",
+				st->cfg.vips[vd->old_idx].name);
 	}
 
 	p->new_vip_id = calloc(p->want.n_vips ? p->want.n_vips : 1,

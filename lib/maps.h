@@ -47,9 +47,6 @@ struct xlb_state {
 	uint32_t **slot; /* per cfg.vips[i].backends[j] */
 	struct xlb_backend *be; /* every slot, XLB_MAX_BACKENDS */
 	bool *vip_used; /* XLB_MAX_VIPS */
-	/* per cfg.vips[i]: the ring in force was not built from the backends
-	 * read back (an earlier reload was interrupted in between) */
-	bool *ring_stale;
 	struct xlb_cfg hw; /* xlb_cfg[0] */
 };
 

@@ -206,6 +206,52 @@ Test(diff, backend_order_does_not_matter)
 	cr_assert_eq(d.vips[0].be[0].old_idx, 3);
 }
 
+/* A running ring its backends do not describe (an interrupted reload) is
+ * rebuilt even when the file matches the backends. */
+Test(diff, stale_ring_is_rebuilt)
+{
+	mk(&a, 2, 3);
+	mk(&b, 2, 3);
+	a.vips[1].ring_stale = true;
+	cr_assert_eq(xlb_diff_compute(&a, &b, &d), 0);
+	cr_assert_eq(d.vips[0].kind, XLB_SAME);
+	cr_assert_not(d.vips[0].ring);
+	cr_assert_eq(d.vips[1].kind, XLB_CHANGED);
+	cr_assert(d.vips[1].ring && !d.vips[1].remark);
+	cr_assert_eq(d.vips[1].what, 0);
+	cr_assert_eq(d.rings, 1);
+	cr_assert_eq(d.vips_changed, 1);
+	cr_assert_eq(d.vips_same, 1);
+}
+
+/* The fingerprint follows what Maglev builds from: addresses and ring
+ * weights, in any order; not states or weights outside the ring. */
+Test(diff, ring_fingerprint)
+{
+	uint32_t f0;
+
+	mk(&a, 1, 4);
+	f0 = xlb_ring_fingerprint(&a.vips[0]);
+	cr_assert_neq(f0, 0);
+	struct xlb_backend_cfg t = a.vips[0].backends[0];
+	a.vips[0].backends[0] = a.vips[0].backends[3];
+	a.vips[0].backends[3] = t;
+	cr_assert_eq(xlb_ring_fingerprint(&a.vips[0]), f0, "order matters");
+	a.vips[0].backends[3].gue = true;
+	cr_assert_eq(xlb_ring_fingerprint(&a.vips[0]), f0, "gue matters");
+	a.vips[0].backends[3].weight = 50;
+	cr_assert_neq(xlb_ring_fingerprint(&a.vips[0]), f0, "weight ignored");
+	a.vips[0].backends[3].weight = 100;
+	a.vips[0].backends[3].state = XLB_BE_STATE_DRAIN;
+	cr_assert_neq(xlb_ring_fingerprint(&a.vips[0]), f0, "drain ignored");
+	/* a drained backend's weight is not in the ring */
+	f0 = xlb_ring_fingerprint(&a.vips[0]);
+	a.vips[0].backends[3].weight = 7;
+	cr_assert_eq(xlb_ring_fingerprint(&a.vips[0]), f0);
+	a.vips[0].backends[1].addr.a[0] ^= htonl(1);
+	cr_assert_neq(xlb_ring_fingerprint(&a.vips[0]), f0, "address ignored");
+}
+
 Test(diff, vip_attributes)
 {
 	mk(&a, 5, 1);
