@@ -62,6 +62,14 @@ static void *bucket_of(const struct xlb_ct_table *t,
 	return (char *)t->mem + (size_t)b * t->bucket_size;
 }
 
+/* The val of way @i of @bucket. */
+static volatile __u64 *val_of(const struct xlb_ct_table *t, void *bucket, int i)
+{
+	return t->family == XLB_FAMILY_V4 ?
+		       &((struct xlb_ct4_bucket *)bucket)->way[i].val :
+		       &((struct xlb_ct6_bucket *)bucket)->way[i].val;
+}
+
 /* The val of the way of @f's bucket that holds @f as a flow of VIP
  * @vip_id, or NULL; in *@empty the first empty way's index (-1: none). */
 static volatile __u64 *find(const struct xlb_ct_table *t,
@@ -69,30 +77,22 @@ static volatile __u64 *find(const struct xlb_ct_table *t,
 			    int *empty)
 {
 	void *bucket = bucket_of(t, f);
+	struct xlb_ct4_bucket *b4 = bucket;
+	struct xlb_ct6_bucket *b6 = bucket;
+	const __u64 *src = (const __u64 *)f->src;
 	__u64 vkey = xlb_ct_val_key(vip_id);
 
 	*empty = -1;
 	for (int i = 0; i < XLB_CT_WAYS; i++) {
-		volatile __u64 *val;
-		bool match;
+		bool holds = t->family == XLB_FAMILY_V4 ?
+				     xlb_ct4_holds(&b4->way[i], xlb_ct4_key(f),
+						   vkey) :
+				     xlb_ct6_holds(&b6->way[i], src,
+						   xlb_ct6_key(f), vkey);
 
-		if (t->family == XLB_FAMILY_V4) {
-			struct xlb_ct4_way *w =
-				&((struct xlb_ct4_bucket *)bucket)->way[i];
-
-			val = &w->val;
-			match = w->key == xlb_ct4_key(f);
-		} else {
-			struct xlb_ct6_way *w =
-				&((struct xlb_ct6_bucket *)bucket)->way[i];
-
-			val = &w->val;
-			match = w->key == xlb_ct6_key(f) &&
-				!memcmp(w->src, f->src, sizeof(w->src));
-		}
-		if ((*val & XLB_CT_V_KEY) == vkey && match)
-			return val;
-		if (!(*val & XLB_CT_V_USED) && *empty < 0)
+		if (holds)
+			return val_of(t, bucket, i);
+		if (!(*val_of(t, bucket, i) & XLB_CT_V_USED) && *empty < 0)
 			*empty = i;
 	}
 	return NULL;
@@ -139,19 +139,16 @@ int xlb_ct_put(struct xlb_ct_table *t, const struct xlb_flow_key *f,
 	/* as the datapath writes: keyed first, val last */
 	bucket = bucket_of(t, f);
 	if (t->family == XLB_FAMILY_V4) {
-		struct xlb_ct4_way *w =
-			&((struct xlb_ct4_bucket *)bucket)->way[empty];
-
-		w->key = xlb_ct4_key(f);
-		__atomic_store_n(&w->val, val, __ATOMIC_RELEASE);
+		((struct xlb_ct4_bucket *)bucket)->way[empty].key =
+			xlb_ct4_key(f);
 	} else {
 		struct xlb_ct6_way *w =
 			&((struct xlb_ct6_bucket *)bucket)->way[empty];
 
 		memcpy(w->src, f->src, sizeof(w->src));
 		w->key = xlb_ct6_key(f);
-		__atomic_store_n(&w->val, val, __ATOMIC_RELEASE);
 	}
+	__atomic_store_n(val_of(t, bucket, empty), val, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -170,17 +167,8 @@ size_t xlb_ct_count(const struct xlb_ct_table *t)
 	for (uint32_t b = 0; b < t->nbuckets; b++) {
 		void *bucket = (char *)t->mem + (size_t)b * t->bucket_size;
 
-		for (int i = 0; i < XLB_CT_WAYS; i++) {
-			__u64 val = t->family == XLB_FAMILY_V4 ?
-					    ((struct xlb_ct4_bucket *)bucket)
-						    ->way[i]
-						    .val :
-					    ((struct xlb_ct6_bucket *)bucket)
-						    ->way[i]
-						    .val;
-
-			n += !!(val & XLB_CT_V_USED);
-		}
+		for (int i = 0; i < XLB_CT_WAYS; i++)
+			n += !!(*val_of(t, bucket, i) & XLB_CT_V_USED);
 	}
 	return n;
 }

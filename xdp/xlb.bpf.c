@@ -163,12 +163,9 @@ static __always_inline __u64 *ct4_find(struct xlb_ct4_bucket *b, __u64 key,
 				       __u64 vkey)
 {
 #pragma unroll
-	for (int i = 0; i < XLB_CT_WAYS; i++) {
-		struct xlb_ct4_way *w = &b->way[i];
-
-		if ((w->val & XLB_CT_V_KEY) == vkey && w->key == key)
-			return &w->val;
-	}
+	for (int i = 0; i < XLB_CT_WAYS; i++)
+		if (xlb_ct4_holds(&b->way[i], key, vkey))
+			return &b->way[i].val;
 	return NULL;
 }
 
@@ -176,13 +173,9 @@ static __always_inline __u64 *ct6_find(struct xlb_ct6_bucket *b,
 				       const __u64 *src, __u64 key, __u64 vkey)
 {
 #pragma unroll
-	for (int i = 0; i < XLB_CT_WAYS; i++) {
-		struct xlb_ct6_way *w = &b->way[i];
-
-		if ((w->val & XLB_CT_V_KEY) == vkey && w->key == key &&
-		    w->src[0] == src[0] && w->src[1] == src[1])
-			return &w->val;
-	}
+	for (int i = 0; i < XLB_CT_WAYS; i++)
+		if (xlb_ct6_holds(&b->way[i], src, key, vkey))
+			return &b->way[i].val;
 	return NULL;
 }
 
@@ -225,42 +218,42 @@ static __always_inline int ct_claim(__u64 *w)
 /* Remember flow @f (not in @pos's bucket) with @val (see xlb_ct_val()):
  * the way is claimed, keyed, then given its val, so that a reader on
  * another CPU never pairs a key with another flow's val. Returns 1 if
- * remembered, 0 if the bucket had no way to give. */
+ * remembered, 0 if the bucket had no way to give (or another CPU claimed
+ * it first). */
 static __always_inline int ct_insert(const struct xlb_flow_key *f,
 				     const struct ct_pos *pos, __u64 val)
 {
+	struct xlb_ct4_way *w4 = NULL;
+	struct xlb_ct6_way *w6 = NULL;
+	__u64 *vp;
 	int v;
 
 	if (f->family == XLB_FAMILY_V4) {
-		struct xlb_ct4_bucket *b = pos->bucket;
-		struct xlb_ct4_way *w;
-
-		v = ct4_victim(b);
+		v = ct4_victim(pos->bucket);
 		if (v < 0 || v >= XLB_CT_WAYS)
 			return 0;
-		w = &b->way[v];
-		if (!ct_claim(&w->val))
-			return 0;
-		w->key = xlb_ct4_key(f);
-		ct_barrier();
-		w->val = val;
+		w4 = &((struct xlb_ct4_bucket *)pos->bucket)->way[v];
+		vp = &w4->val;
 	} else {
-		struct xlb_ct6_bucket *b = pos->bucket;
-		const __u64 *src = (const __u64 *)f->src;
-		struct xlb_ct6_way *w;
-
-		v = ct6_victim(b);
+		v = ct6_victim(pos->bucket);
 		if (v < 0 || v >= XLB_CT_WAYS)
 			return 0;
-		w = &b->way[v];
-		if (!ct_claim(&w->val))
-			return 0;
-		w->src[0] = src[0];
-		w->src[1] = src[1];
-		w->key = xlb_ct6_key(f);
-		ct_barrier();
-		w->val = val;
+		w6 = &((struct xlb_ct6_bucket *)pos->bucket)->way[v];
+		vp = &w6->val;
 	}
+	if (!ct_claim(vp))
+		return 0;
+	if (w4) {
+		w4->key = xlb_ct4_key(f);
+	} else if (w6) {
+		const __u64 *src = (const __u64 *)f->src;
+
+		w6->src[0] = src[0];
+		w6->src[1] = src[1];
+		w6->key = xlb_ct6_key(f);
+	}
+	ct_barrier();
+	*vp = val;
 	return 1;
 }
 
@@ -332,7 +325,8 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
  * same generation; otherwise the flow is re-hashed (and re-remembered).
  * ct_misses counts every packet whose backend came from the ring;
  * new_flows every flow remembered or re-pointed; XLB_CNT_CT_FULL every
- * flow its bucket had no room for.
+ * flow its bucket had no room for (or, rarely, whose way another CPU
+ * claimed first).
  * Returns 0 and the backend's id in @id, or -1 if the VIP has none.
  */
 static __always_inline int pick_backend(const struct xlb_flow_key *f, __u32 h,
