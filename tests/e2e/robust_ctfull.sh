@@ -49,6 +49,7 @@ cat >"$TMP/xrb_ct.c" <<'HELPER'
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "conntrack.h"
 #include "xlb_abi.h"
 
 static char pin[256];
@@ -123,30 +124,21 @@ static void vip_stats(struct xlb_vip_stats *s)
 	close(fd);
 }
 
-/* IPv4 flows remembered: ways with a key, bucket by bucket. */
+/* IPv4 flows remembered. */
 static unsigned int ct_count(void)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info), b;
-	struct xlb_ct4_bucket bk;
-	int fd = pinned("xlb_conntrack4");
-	unsigned int n = 0;
+	struct xlb_ct_table t;
+	int fd = pinned("xlb_conntrack4"), err;
+	unsigned int n;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    info.value_size != sizeof(bk)) {
-		fprintf(stderr, "ERROR: xlb_conntrack4 is not a table of "
-				"struct xlb_ct4_bucket\n");
+	err = xlb_ct_open(&t, fd, XLB_FAMILY_V4);
+	if (err) {
+		fprintf(stderr, "ERROR: mapping xlb_conntrack4: %s\n",
+			strerror(-err));
 		exit(1);
 	}
-	for (b = 0; b < info.max_entries; b++) {
-		if (bpf_map_lookup_elem(fd, &b, &bk)) {
-			fprintf(stderr, "ERROR: xlb_conntrack4[%u]: %s\n", b,
-				strerror(errno));
-			exit(1);
-		}
-		for (int w = 0; w < XLB_CT_WAYS; w++)
-			n += !!(bk.way[w].val & XLB_CT_V_USED);
-	}
+	n = (unsigned int)xlb_ct_count(&t);
+	xlb_ct_close(&t);
 	close(fd);
 	return n;
 }
@@ -232,8 +224,9 @@ int main(int argc, char **argv)
 	return errors ? 1 : 0;
 }
 HELPER
-${CC:-cc} -O2 -g -Wall -Wextra -Werror -I"$S/xdp" -o "$TMP/xrb_ct" \
-	"$TMP/xrb_ct.c" -lbpf || fail "cannot build the helper"
+${CC:-cc} -O2 -g -Wall -Wextra -Werror -I"$S/xdp" -I"$S/lib" \
+	-o "$TMP/xrb_ct" "$TMP/xrb_ct.c" "$S/lib/conntrack.c" -lbpf ||
+	fail "cannot build the helper"
 
 ip netns add $NS
 ip link add $IF netns $NS type veth peer name $PEER netns $NS

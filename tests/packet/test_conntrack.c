@@ -388,6 +388,34 @@ Test(conntrack, drain_reused_port_syn_takes_ring_v6)
 
 /* ---- A full bucket: second chance ---------------------------------------- */
 
+/* Up to @max flows of the scene (numbers for flow() in @n) that share one
+ * connection-table bucket, the fullest among the first 25,000 flows.
+ * Returns how many. */
+#define CANDIDATES 25000
+
+static int flows_sharing_a_bucket(int *n, int max)
+{
+	const struct xlb_ct_table *t = fam == 4 ? &r.ct4 : &r.ct6;
+	static uint32_t bucket[CANDIDATES];
+	uint32_t *per = calloc(t->nbuckets, sizeof(*per)), best = 0;
+	struct xlb_flow_key k;
+	struct pkt q;
+	int m = 0;
+
+	cr_assert(per);
+	for (int i = 0; i < CANDIDATES; i++) {
+		flow(&q, &k, i, IPPROTO_TCP, PKT_TCP_ACK);
+		bucket[i] = xlb_ct_bucket(xlb_flow_entropy(&k), t->nbuckets);
+		if (++per[bucket[i]] > per[best])
+			best = bucket[i];
+	}
+	for (int i = 0; i < CANDIDATES && m < max; i++)
+		if (bucket[i] == best)
+			n[m++] = i;
+	free(per);
+	return m;
+}
+
 /* Flows 0..(XLB_CT_WAYS + 2) of the scene that share one bucket: @n[i]
  * for flow(), packets @p[i] (ACKs), keys @f[i]. */
 #define SHARED (XLB_CT_WAYS + 2)
@@ -395,28 +423,12 @@ Test(conntrack, drain_reused_port_syn_takes_ring_v6)
 static void same_bucket(int n[SHARED], struct pkt p[SHARED],
 			struct xlb_flow_key f[SHARED])
 {
-	const struct xlb_ct_table *t = fam == 4 ? &r.ct4 : &r.ct6;
-	static uint32_t bucket[20000];
-	struct xlb_flow_key k;
-	struct pkt q;
+	int m = flows_sharing_a_bucket(n, SHARED);
 
-	for (int i = 0; i < 20000; i++) {
-		flow(&q, &k, i, IPPROTO_TCP, PKT_TCP_ACK);
-		bucket[i] = xlb_ct_bucket(xlb_flow_entropy(&k), t->nbuckets);
-	}
-	for (int i = 0; i < 20000; i++) {
-		int m = 0;
-
-		for (int j = i; j < 20000 && m < SHARED; j++)
-			if (bucket[j] == bucket[i])
-				n[m++] = j;
-		if (m < SHARED)
-			continue;
-		for (m = 0; m < SHARED; m++)
-			flow(&p[m], &f[m], n[m], IPPROTO_TCP, PKT_TCP_ACK);
-		return;
-	}
-	cr_assert_fail("no %d of 20,000 flows share a bucket", SHARED);
+	cr_assert_eq(m, SHARED, "no %d of %d flows share a bucket", SHARED,
+		     CANDIDATES);
+	for (int i = 0; i < SHARED; i++)
+		flow(&p[i], &f[i], n[i], IPPROTO_TCP, PKT_TCP_ACK);
 }
 
 static bool referenced(const struct xlb_flow_key *f)
@@ -543,47 +555,29 @@ static void *race(void *arg)
 Test(conntrack, two_cpus_one_bucket)
 {
 	static const uint32_t ab[] = { BE_A, BE_B };
-	static uint32_t bucket[25000];
-	struct xlb_flow_key f[RACE_FLOWS], k;
-	struct pkt p[RACE_FLOWS], q;
+	struct xlb_flow_key f[RACE_FLOWS];
+	struct pkt p[RACE_FLOWS];
 	struct racer c[2] = { { .cpu = 0 }, { .cpu = 1 } };
 	struct xlb_vip_stats vs;
+	int num[RACE_FLOWS], n;
 	pthread_t t[2];
-	int n = 0, best = 0, best_n = 0;
 
 	if (libbpf_num_possible_cpus() < 2)
 		cr_skip_test("needs two CPUs");
 	scene(4, IPPROTO_TCP, 0);
 	bpfrun_fill_ring(&r, vip_id, ab, 2);
-	/* the fullest bucket among 25,000 flows */
-	for (int i = 0; i < 25000; i++) {
-		int m = 0;
-
-		flow(&q, &k, i, IPPROTO_TCP, PKT_TCP_ACK);
-		bucket[i] = xlb_ct_bucket(xlb_flow_entropy(&k), r.ct4.nbuckets);
-		for (int j = 0; j < i; j++)
-			m += bucket[j] == bucket[i];
-		if (m + 1 > best_n) {
-			best_n = m + 1;
-			best = i;
-		}
-	}
-	cr_assert(best_n > XLB_CT_WAYS, "no bucket gets more than %d flows",
-		  best_n);
-	for (int i = 0; i < 25000 && n < RACE_FLOWS; i++) {
+	n = flows_sharing_a_bucket(num, RACE_FLOWS);
+	cr_assert(n > XLB_CT_WAYS, "no bucket gets more than %d flows", n);
+	for (int i = 0; i < n; i++) {
+		struct racer *rc = &c[i % 2];
 		struct xlb_backend be;
 		struct xlb_vip vip;
 		uint32_t id;
-		struct racer *rc;
 
-		if (bucket[i] != bucket[best])
-			continue;
-		flow(&p[n], &f[n], i, IPPROTO_TCP, PKT_TCP_ACK);
-		cr_assert(bpfrun_model(&r, &f[n], &vip, &id, &be));
-		rc = &c[n % 2];
-		rc->p[rc->n] = &p[n];
+		flow(&p[i], &f[i], num[i], IPPROTO_TCP, PKT_TCP_ACK);
+		cr_assert(bpfrun_model(&r, &f[i], &vip, &id, &be));
+		rc->p[rc->n] = &p[i];
 		rc->want[rc->n++] = ((const uint8_t *)be.addr)[3];
-		n++;
 	}
 	for (int i = 0; i < 2; i++)
 		cr_assert(!pthread_create(&t[i], NULL, race, &c[i]));
