@@ -190,6 +190,19 @@ static int read_rodata(struct xlb_instance *in)
 	return err;
 }
 
+/* The connection tables are chunked (ARRAY_OF_MAPS), as this xlbctl
+ * makes them; before 2026-11-26 each was one ARRAY. */
+static bool ct_layout_current(const struct xlb_instance *in)
+{
+	struct bpf_map_info i4 = {}, i6 = {};
+	__u32 l4 = sizeof(i4), l6 = sizeof(i6);
+
+	return !bpf_obj_get_info_by_fd(in->ct4_fd, &i4, &l4) &&
+	       !bpf_obj_get_info_by_fd(in->ct6_fd, &i6, &l6) &&
+	       i4.type == BPF_MAP_TYPE_ARRAY_OF_MAPS &&
+	       i6.type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
+}
+
 int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 {
 	struct bpf_prog_info pinfo = {};
@@ -234,8 +247,10 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 		in->prog_id = pinfo.id;
 	if (!err)
 		err = read_rodata(in);
+	if (!err && !ct_layout_current(in))
+		err = -EINVAL;
 	if (err == -EINVAL)
-		xlb_err("the instance on %s was loaded by an older xlbctl (its read-only data has no conntrack_size); unload it with the xlbctl that loaded it, then load with this one (docs/operations.md, 'Upgrade xlb itself')\n",
+		xlb_err("the instance on %s was loaded by an older xlbctl (its read-only data or its connection tables have an older layout); unload it with the xlbctl that loaded it, then load with this one (docs/operations.md, 'Upgrade xlb itself')\n",
 			ifname);
 	else if (err)
 		xlb_err("cannot read the instance on %s: %s\n", ifname,
@@ -782,7 +797,7 @@ static bool ct_table_empty(int fd, int family)
 
 	if (xlb_ct_open(&t, fd, family))
 		return false;
-	n = xlb_ct_count(&t);
+	n = xlb_ct_count(&t, 1);
 	xlb_ct_close(&t);
 	return n == 0;
 }
@@ -1700,6 +1715,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	char dir[PATH_MAX], name[64];
 	struct xlb *skel = NULL;
 	bool generic, gen_now;
+	struct xlb_ct_layout ct = { 0 };
 	int lock, ifindex, err, tmpl_fd = -1;
 	__u32 cur;
 
@@ -1758,7 +1774,11 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	skel->rodata->conntrack_size = c.conntrack_size;
 	if (!err)
 		err = xlb_ct_size(skel->maps.xlb_conntrack4,
-				  skel->maps.xlb_conntrack6, c.conntrack_size);
+				  skel->maps.xlb_conntrack6, c.conntrack_size,
+				  &ct);
+	skel->rodata->conntrack_chunks4 = ct.chunks4;
+	skel->rodata->conntrack_chunks6 = ct.chunks6;
+	skel->rodata->conntrack_pad = ct.pad;
 	if (err) {
 		xlb_err("cannot size the maps: %s\n", strerror(-err));
 		goto out_skel;
@@ -1770,6 +1790,16 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 			xlb_log_verbose() ?
 				"" :
 				" (run with -v for the verifier log)");
+		goto out_skel;
+	}
+	err = xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack4), XLB_FAMILY_V4, NULL, NULL) ?:
+		      xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack6),
+				      XLB_FAMILY_V6, NULL, NULL);
+	if (err) {
+		xlb_err("cannot make the connection tables for conntrack_size %u (%.0f MB): %s; lower conntrack_size or free memory\n",
+			c.conntrack_size,
+			(ct.chunks4 + ct.chunks6) * 32768.0 / 1e6,
+			strerror(-err));
 		goto out_skel;
 	}
 	err = pin_all(skel, dir);

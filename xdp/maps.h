@@ -97,23 +97,38 @@ struct {
 } xlb_backends SEC(".maps");
 
 /* Connection tables: flow -> backend it was sent to, one per family;
- * the datapath writes, ctl and the tests read (mmap). Buckets of
- * XLB_CT_WAYS ways, see xlb_abi.h; xlb_ct_buckets(conntrack_size) of them,
- * set at load. mmapable: buckets start on a page, so each is whole lines. */
-struct {
+ * the datapath writes, ctl and the tests read (lib/conntrack.c). Buckets
+ * of XLB_CT_WAYS ways in chunks of XLB_CT4_CHUNK / XLB_CT6_CHUNK, see
+ * xlb_abi.h; the loader sizes the outer maps to xlb_ct_chunks() and
+ * creates every chunk before the program runs. */
+struct xlb_ct4_chunk {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, (XLB_CONNTRACK_DEFAULT + 1) / 2);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xlb_ct4_bucket);
+	__uint(value_size, XLB_CT_CHUNK_BYTES(XLB_CT4_CHUNK,
+					      sizeof(struct xlb_ct4_bucket)));
+};
+
+struct xlb_ct6_chunk {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(value_size, XLB_CT_CHUNK_BYTES(XLB_CT6_CHUNK,
+					      sizeof(struct xlb_ct6_bucket)));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct xlb_ct4_chunk);
 } xlb_conntrack4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, (XLB_CONNTRACK_DEFAULT + 1) / 2);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xlb_ct6_bucket);
+	__array(values, struct xlb_ct6_chunk);
 } xlb_conntrack6 SEC(".maps");
 
 /* Global counters by reason (enum xlb_counter); datapath. */

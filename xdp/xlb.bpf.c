@@ -17,8 +17,14 @@
  * ring in xlb_rings has this many slots. */
 const volatile __u32 ring_size = XLB_RING_SIZE_BUILD;
 /* Flows the connection tables are sized for, set by the loader; each has
- * xlb_ct_buckets() of it buckets. */
+ * xlb_ct_chunks() of it chunks (the loader's sums: no division here), the
+ * buckets conntrack_pad bytes into each chunk (xlb_ct_pad()). */
 const volatile __u32 conntrack_size = XLB_CONNTRACK_DEFAULT;
+const volatile __u32 conntrack_chunks4 =
+	((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT4_CHUNK - 1) / XLB_CT4_CHUNK;
+const volatile __u32 conntrack_chunks6 =
+	((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT6_CHUNK - 1) / XLB_CT6_CHUNK;
+const volatile __u32 conntrack_pad;
 
 static __always_inline void count(__u32 reason)
 {
@@ -273,26 +279,37 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
 				      __u32 vip_id, struct ct_pos *pos,
 				      __u32 *id, struct xlb_backend *be)
 {
-	__u32 idx = xlb_ct_bucket(h, xlb_ct_buckets(conntrack_size));
 	__u64 vkey = xlb_ct_val_key(vip_id), *vp, val;
 	struct xlb_backend *slot_be;
+	__u32 chunk, slot, zero = 0;
+	void *inner;
+	char *c;
 
 	pos->val = NULL;
+	pos->bucket = NULL;
 	if (f->family == XLB_FAMILY_V4) {
 		struct xlb_ct4_bucket *b;
 
-		b = bpf_map_lookup_elem(&xlb_conntrack4, &idx);
-		pos->bucket = b;
-		if (!b)
+		chunk = xlb_ct_chunk(h, conntrack_chunks4);
+		slot = xlb_ct_slot(h, conntrack_chunks4, XLB_CT4_CHUNK);
+		inner = bpf_map_lookup_elem(&xlb_conntrack4, &chunk);
+		c = inner ? bpf_map_lookup_elem(inner, &zero) : NULL;
+		if (!c || slot >= XLB_CT4_CHUNK || conntrack_pad > 63)
 			return 0;
+		b = (void *)(c + conntrack_pad + slot * sizeof(*b));
+		pos->bucket = b;
 		vp = ct4_find(b, xlb_ct4_key(f), vkey);
 	} else {
 		struct xlb_ct6_bucket *b;
 
-		b = bpf_map_lookup_elem(&xlb_conntrack6, &idx);
-		pos->bucket = b;
-		if (!b)
+		chunk = xlb_ct_chunk(h, conntrack_chunks6);
+		slot = xlb_ct_slot(h, conntrack_chunks6, XLB_CT6_CHUNK);
+		inner = bpf_map_lookup_elem(&xlb_conntrack6, &chunk);
+		c = inner ? bpf_map_lookup_elem(inner, &zero) : NULL;
+		if (!c || slot >= XLB_CT6_CHUNK || conntrack_pad > 63)
 			return 0;
+		b = (void *)(c + conntrack_pad + slot * sizeof(*b));
+		pos->bucket = b;
 		vp = ct6_find(b, (const __u64 *)f->src, xlb_ct6_key(f), vkey);
 	}
 	pos->val = vp;

@@ -121,13 +121,16 @@
  *                                    | XLB_RING_F_CHANGED (swapped whole
  *                                    on reload)
  *  xlb_backends  ARRAY               backend id -> struct xlb_backend
- *  xlb_conntrack4 ARRAY              bucket -> struct xlb_ct4_bucket
- *  xlb_conntrack6 ARRAY              bucket -> struct xlb_ct6_bucket
- *                                    (IPv4 and IPv6 flows; each has
+ *  xlb_conntrack4 ARRAY_OF_MAPS      chunk -> ARRAY[1] of XLB_CT4_CHUNK
+ *                                    struct xlb_ct4_bucket
+ *  xlb_conntrack6 ARRAY_OF_MAPS      chunk -> ARRAY[1] of XLB_CT6_CHUNK
+ *                                    struct xlb_ct6_bucket
+ *                                    (IPv4 and IPv6 flows: at least
  *                                    xlb_ct_buckets(conntrack_size)
- *                                    buckets of XLB_CT_WAYS flows,
- *                                    mmapable; xlb_ct_bucket() says where
- *                                    a flow lives)
+ *                                    buckets of XLB_CT_WAYS flows, in
+ *                                    chunks the kernel allocates in huge
+ *                                    pages; xlb_ct_chunk() and
+ *                                    xlb_ct_slot() say where a flow lives)
  *  xlb_stats     PERCPU_ARRAY        reason -> __u64
  *  xlb_vip_stats PERCPU_ARRAY        vip_id -> struct xlb_vip_stats
  *  xlb_be_stats  PERCPU_ARRAY        backend id -> struct xlb_be_stats
@@ -248,7 +251,7 @@ _Static_assert(sizeof(struct xlb_ct) == 8, "xlb_ct layout");
 
 /* ---- Connection tables ---------------------------------------------------
  * xlb's own set-associative tables, not kernel hash maps: a flow lives in
- * one bucket (xlb_ct_bucket()) of XLB_CT_WAYS ways, so a look-up reads the
+ * one bucket (xlb_ct_chunk(), xlb_ct_slot()) of XLB_CT_WAYS ways, so a look-up reads the
  * bucket's line(s) and compares inline (no helper call, no element to
  * chase) and an insert is a store into the lines the missed look-up just
  * read.
@@ -288,6 +291,21 @@ _Static_assert(sizeof(struct xlb_ct) == 8, "xlb_ct layout");
 #define XLB_CT_V_KEY (XLB_CT_V_VIP | XLB_CT_V_USED)
 _Static_assert(XLB_MAX_VIPS <= 1024, "VIP ids fit XLB_CT_V_VIP");
 _Static_assert(XLB_MAX_BACKENDS <= 65536, "backend ids fit 16 bits of val");
+
+/* Memory: the tables are chunks, each an ARRAY of one element, found by
+ * the chunk's index in an ARRAY_OF_MAPS. A chunk is small enough (32 KiB
+ * with the kernel's array header) that the kernel allocates it with
+ * kmalloc, in its direct map, which x86 maps with 2 MiB and 1 GiB pages;
+ * one big ARRAY would be vmalloc()ed in 4 KiB pages, and with many flows
+ * nearly every look-up would then miss the TLB as well as the cache.
+ * The buckets start xlb_ct_pad(offsetof(struct bpf_array, value)) bytes
+ * into the element, on a cache line. The element has room for one more
+ * bucket and that pad: the verifier bounds a bucket's offset by the
+ * bytes of the buckets, not by the last bucket's start. */
+#define XLB_CT4_CHUNK 500 /* IPv4 buckets per chunk */
+#define XLB_CT6_CHUNK 250 /* IPv6 buckets per chunk */
+#define XLB_CT_CHUNK_BYTES(buckets, bucket_size) \
+	(((buckets) + 1) * (bucket_size) + 64)
 
 /* IPv4: 16 bytes, four to a cache line. */
 struct xlb_ct4_way {

@@ -134,16 +134,39 @@ XLB_INLINE __u32 xlb_ct_buckets(__u32 size)
 	return (size + 1) / 2;
 }
 
-/**
- * xlb_ct_bucket - the bucket of flow @f in a table of @nbuckets buckets
- * @h: xlb_flow_entropy(@f), which every forwarded packet computes anyway
- *
- * The product's high half maps @h onto 0..@nbuckets-1 without a division
- * or a power-of-two size.
- */
-XLB_INLINE __u32 xlb_ct_bucket(__u32 h, __u32 nbuckets)
+/* Chunks of @per buckets (XLB_CT4_CHUNK or XLB_CT6_CHUNK) that hold the
+ * buckets of a table for @size flows. */
+XLB_INLINE __u32 xlb_ct_chunks(__u32 size, __u32 per)
 {
-	return (__u32)(((__u64)h * nbuckets) >> 32);
+	return (xlb_ct_buckets(size) + per - 1) / per;
+}
+
+/**
+ * xlb_ct_chunk - the chunk of a flow in a table of @nchunks chunks
+ * @h: xlb_flow_entropy() of the flow, which every forwarded packet
+ *     computes anyway
+ *
+ * The high half of @h * @nchunks maps @h onto 0..@nchunks-1 without a
+ * division or a power-of-two size; xlb_ct_slot() maps the low half onto
+ * the chunk's buckets.
+ */
+XLB_INLINE __u32 xlb_ct_chunk(__u32 h, __u32 nchunks)
+{
+	return (__u32)(((__u64)h * nchunks) >> 32);
+}
+
+/* The bucket of that flow in its chunk of @per buckets: 0..@per-1. */
+XLB_INLINE __u32 xlb_ct_slot(__u32 h, __u32 nchunks, __u32 per)
+{
+	return (__u32)(((__u64)(__u32)(h * nchunks) * per) >> 32);
+}
+
+/* Bytes from a chunk's element to its first bucket, when the kernel puts
+ * the element @value_off bytes into an allocation that starts on a page
+ * (offsetof(struct bpf_array, value)): the buckets start on a line. */
+XLB_INLINE __u32 xlb_ct_pad(__u32 value_off)
+{
+	return (64 - (value_off & 63)) & 63;
 }
 
 /* IPv4 flow @f as struct xlb_ct4_way.key. */

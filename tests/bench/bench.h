@@ -90,7 +90,7 @@ struct bench_maglev_time {
 };
 
 struct bench_map_mem {
-	char name[32];
+	char name[40];
 	uint64_t bytes;
 };
 

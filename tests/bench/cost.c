@@ -630,8 +630,8 @@ static int full_paths(struct bench_results *r)
 		return err;
 	err = bxlb_ct_fill(&x);
 	n0 = err ? 0 : bxlb_ct_count(&x);
-	say("  conntrack holds %llu flows, every way of its %u buckets\n",
-	    (unsigned long long)n0, x.ct.nbuckets);
+	say("  conntrack holds %llu flows, every way of its %llu buckets\n",
+	    (unsigned long long)n0, (unsigned long long)xlb_ct_nbuckets(&x.ct));
 	if (!err &&
 	    !(err = pool_new4(&p, IPPROTO_TCP, VIP_A, TCPF_SYN, CHK_MISS))) {
 		measure(r, &x, x.prog_fd, "v4-tcp-syn-new-full", &p, 6.0);

@@ -124,6 +124,28 @@ static int map_memory(struct bench_ctl *c)
 		c->mem_total += c->mem[c->nmem].bytes;
 		c->nmem++;
 	}
+	/* the connection tables' chunks, which the loader creates */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *name = v6 ? "xlb_conntrack6" : "xlb_conntrack4";
+		int outer = bpf_object__find_map_fd_by_name(x.obj, name), fd;
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info), zero = 0, id;
+
+		if (c->nmem >= (int)(sizeof(c->mem) / sizeof(c->mem[0])))
+			break;
+		if (bpf_obj_get_info_by_fd(outer, &info, &len) ||
+		    bpf_map_lookup_elem(outer, &zero, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		snprintf(c->mem[c->nmem].name, sizeof(c->mem[0].name),
+			 "%s (%u chunks)", name, info.max_entries);
+		c->mem[c->nmem].bytes = memlock(fd) * info.max_entries;
+		c->mem_total += c->mem[c->nmem].bytes;
+		c->nmem++;
+		close(fd);
+	}
 	bxlb_close(&x);
 	/* the VIP index's inner map, which ctl creates at each change */
 	if (c->nmem < (int)(sizeof(c->mem) / sizeof(c->mem[0]))) {

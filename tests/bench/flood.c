@@ -209,7 +209,8 @@ int bench_flood(struct bench_results *r)
 	int err;
 
 	f->ct_size = bopt.ct_size;
-	f->ct_ways = xlb_ct_buckets(bopt.ct_size) * XLB_CT_WAYS;
+	f->ct_ways = xlb_ct_chunks(bopt.ct_size, XLB_CT4_CHUNK) *
+		     XLB_CT4_CHUNK * XLB_CT_WAYS;
 	say("SYN flood: %llu new flows, %u established, table %u flows (%u "
 	    "ways)\n",
 	    (unsigned long long)bopt.flood_pkts, bopt.flood_est, f->ct_size,

@@ -61,6 +61,7 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 	struct bpf_map *rodata;
 	struct bpf_program *prog;
 	__u32 zero = 0, buf[64];
+	struct xlb_ct_layout ct;
 	struct xlb__rodata ro;
 	const __u32 *rs;
 	size_t rs_size;
@@ -90,11 +91,25 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 		err = -ENOENT;
 		goto fail;
 	}
+	if (!ct_size)
+		ct_size = XLB_CONNTRACK_DEFAULT;
+	err = xlb_ct_size(
+		bpf_object__find_map_by_name(x->obj, "xlb_conntrack4"),
+		bpf_object__find_map_by_name(x->obj, "xlb_conntrack6"), ct_size,
+		&ct);
+	if (err) {
+		fprintf(stderr,
+			"xlb-bench: cannot size the connection tables: %s\n",
+			strerror(-err));
+		goto fail;
+	}
 	memcpy(buf, rs, rs_size);
 	memcpy(&ro, rs, sizeof(ro));
 	ro.ring_size = x->ring_size;
-	if (ct_size)
-		ro.conntrack_size = ct_size;
+	ro.conntrack_size = ct_size;
+	ro.conntrack_chunks4 = ct.chunks4;
+	ro.conntrack_chunks6 = ct.chunks6;
+	ro.conntrack_pad = ct.pad;
 	memcpy(buf, &ro, sizeof(ro));
 	err = bpf_map__set_initial_value(rodata, buf, rs_size);
 	if (err)
@@ -113,11 +128,6 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 			strerror(-err));
 		goto fail;
 	}
-	if (ct_size)
-		xlb_ct_size(
-			bpf_object__find_map_by_name(x->obj, "xlb_conntrack4"),
-			bpf_object__find_map_by_name(x->obj, "xlb_conntrack6"),
-			ct_size);
 	err = bpf_object__load(x->obj);
 	if (err) {
 		fprintf(stderr,
@@ -136,10 +146,13 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 	x->backends_fd = map_fd(x, "xlb_backends");
 	x->stats_fd = map_fd(x, "xlb_stats");
 	x->vip_stats_fd = map_fd(x, "xlb_vip_stats");
-	err = xlb_ct_open(&x->ct, map_fd(x, "xlb_conntrack4"), XLB_FAMILY_V4);
+	err = xlb_ct_populate(map_fd(x, "xlb_conntrack4"), XLB_FAMILY_V4, NULL, NULL) ?:
+		      xlb_ct_populate(map_fd(x, "xlb_conntrack6"), XLB_FAMILY_V6, NULL, NULL) ?:
+		      xlb_ct_open(&x->ct, map_fd(x, "xlb_conntrack4"),
+				  XLB_FAMILY_V4);
 	if (err) {
 		fprintf(stderr,
-			"xlb-bench: cannot map the connection table: %s\n",
+			"xlb-bench: cannot make the connection tables: %s\n",
 			strerror(-err));
 		bxlb_close(x);
 		return err;
@@ -358,13 +371,12 @@ int bxlb_vip_stats(struct bxlb *x, uint32_t vip_id, struct xlb_vip_stats *s)
 
 int bxlb_ct_clear(struct bxlb *x)
 {
-	xlb_ct_clear(&x->ct);
-	return 0;
+	return xlb_ct_clear(&x->ct);
 }
 
 uint64_t bxlb_ct_count(struct bxlb *x)
 {
-	return xlb_ct_count(&x->ct);
+	return xlb_ct_count(&x->ct, 0);
 }
 
 /* Keys are written straight into the ways: each bucket is full whether or
@@ -372,19 +384,26 @@ uint64_t bxlb_ct_count(struct bxlb *x)
  * them (198.18.0.0/15, the benchmarking range, to VIP id 0). */
 int bxlb_ct_fill(struct bxlb *x)
 {
-	struct xlb_ct4_bucket *b = x->ct.mem;
+	uint32_t i = 0;
+	int err = 0;
 
-	if (!b)
-		return -EINVAL;
-	for (uint32_t i = 0; i < x->ct.nbuckets; i++)
-		for (int w = 0; w < XLB_CT_WAYS; w++) {
-			b[i].way[w].key =
-				(__u64)htobe32(0xc6120000U + (i >> 15)) |
-				(__u64)htons(1024 + (i & 0x7fff)) << 32 |
-				(__u64)htons(80 + w) << 48;
-			b[i].way[w].val = xlb_ct_val(0, 0, 1);
+	for (uint32_t c = 0; c < x->ct.nchunks && !err; c++) {
+		for (uint32_t s = 0; s < x->ct.per_chunk; s++, i++) {
+			struct xlb_ct4_bucket *b = xlb_ct_buf_bucket(&x->ct, s);
+
+			for (int w = 0; w < XLB_CT_WAYS; w++) {
+				b->way[w].key =
+					(__u64)htobe32(0xc6120000U +
+						       (i >> 15)) |
+					(__u64)htons(1024 + (i & 0x7fff))
+						<< 32 |
+					(__u64)htons(80 + w) << 48;
+				b->way[w].val = xlb_ct_val(0, 0, 1);
+			}
 		}
-	return 0;
+		err = xlb_ct_write_chunk(&x->ct, c);
+	}
+	return err;
 }
 
 void xkey4(struct xlb_vip_key *k, uint32_t addr, uint16_t port, uint8_t proto)

@@ -137,7 +137,7 @@ static unsigned int ct_count(void)
 			strerror(-err));
 		exit(1);
 	}
-	n = (unsigned int)xlb_ct_count(&t);
+	n = (unsigned int)xlb_ct_count(&t, 0);
 	xlb_ct_close(&t);
 	close(fd);
 	return n;

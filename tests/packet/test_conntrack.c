@@ -395,9 +395,9 @@ Test(conntrack, drain_reused_port_syn_takes_ring_v6)
 
 static int flows_sharing_a_bucket(int *n, int max)
 {
-	const struct xlb_ct_table *t = fam == 4 ? &r.ct4 : &r.ct6;
+	struct xlb_ct_table *t = fam == 4 ? &r.ct4 : &r.ct6;
 	static uint32_t bucket[CANDIDATES];
-	uint32_t *per = calloc(t->nbuckets, sizeof(*per)), best = 0;
+	uint32_t *per = calloc(xlb_ct_nbuckets(t), sizeof(*per)), best = 0;
 	struct xlb_flow_key k;
 	struct pkt q;
 	int m = 0;
@@ -405,7 +405,7 @@ static int flows_sharing_a_bucket(int *n, int max)
 	cr_assert(per);
 	for (int i = 0; i < CANDIDATES; i++) {
 		flow(&q, &k, i, IPPROTO_TCP, PKT_TCP_ACK);
-		bucket[i] = xlb_ct_bucket(xlb_flow_entropy(&k), t->nbuckets);
+		bucket[i] = (uint32_t)xlb_ct_bucket_of(t, &k);
 		if (++per[bucket[i]] > per[best])
 			best = bucket[i];
 	}
