@@ -1706,6 +1706,37 @@ static int attach(int prog_fd, int ifindex, const char *ifname, bool generic)
 	return err;
 }
 
+/* Making the connection tables takes about a second per 10^5 chunks:
+ * progress on stderr from this many chunks in all (conntrack_size of some
+ * 6.6 million flows). */
+#define CT_PROGRESS_CHUNKS 20000
+#define CT_CHUNK_ALLOC 32768.0 /* bytes the kernel takes for a chunk */
+
+struct ct_progress {
+	uint32_t base; /* chunks of the tables made before this one */
+	uint32_t total; /* chunks of both tables */
+	double t0, shown; /* ms */
+	bool on, tty;
+};
+
+static void ct_progress(uint32_t done, uint32_t total, void *arg)
+{
+	struct ct_progress *p = arg;
+	uint32_t all = p->base + done;
+	double t = now_ms(), secs = (t - p->t0) / 1000;
+	bool last = all >= p->total;
+
+	(void)total;
+	if (!p->on || (!last && t - p->shown < (p->tty ? 250 : 5000)))
+		return;
+	p->shown = t;
+	fprintf(stderr,
+		"%sxlbctl: making the connection tables: %u of %u chunks (%.1f of %.1f GB) in %.1f s, %.0f chunks/s%s",
+		p->tty ? "\r" : "", all, p->total, all * CT_CHUNK_ALLOC / 1e9,
+		p->total * CT_CHUNK_ALLOC / 1e9, secs,
+		secs > 0 ? all / secs : 0.0, p->tty && !last ? "" : "\n");
+}
+
 int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	     struct xlb_sync_report *rep)
 {
@@ -1716,6 +1747,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	struct xlb *skel = NULL;
 	bool generic, gen_now;
 	struct xlb_ct_layout ct = { 0 };
+	struct ct_progress prog;
 	int lock, ifindex, err, tmpl_fd = -1;
 	__u32 cur;
 
@@ -1792,13 +1824,20 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 				" (run with -v for the verifier log)");
 		goto out_skel;
 	}
-	err = xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack4), XLB_FAMILY_V4, NULL, NULL) ?:
-		      xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack6),
-				      XLB_FAMILY_V6, NULL, NULL);
+	prog = (struct ct_progress){ .total = ct.chunks4 + ct.chunks6,
+				     .t0 = now_ms(),
+				     .tty = isatty(STDERR_FILENO) };
+	prog.on = prog.total >= CT_PROGRESS_CHUNKS;
+	err = xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack4),
+			      XLB_FAMILY_V4, ct_progress, &prog);
+	prog.base = ct.chunks4;
+	if (!err)
+		err = xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack6),
+				      XLB_FAMILY_V6, ct_progress, &prog);
 	if (err) {
 		xlb_err("cannot make the connection tables for conntrack_size %u (%.0f MB): %s; lower conntrack_size or free memory\n",
 			c.conntrack_size,
-			(ct.chunks4 + ct.chunks6) * 32768.0 / 1e6,
+			(ct.chunks4 + ct.chunks6) * CT_CHUNK_ALLOC / 1e6,
 			strerror(-err));
 		goto out_skel;
 	}
