@@ -156,6 +156,13 @@ static void print_table(const struct bench_results *r)
 			       "%llu)\n",
 			       l->secs, (unsigned long long)l->xlb_tx,
 			       (unsigned long long)l->sink);
+			printf("memory, random reads of one line (this CPU):");
+			for (int i = 0; i < l->nmem; i++)
+				printf("%s %u MB %.0f ns", i ? "," : "",
+				       l->mem_mb[i], l->mem_ns[i]);
+			printf("\n(the %u flows' buckets: %.1f MB of lines, one "
+			       "per flow)\n",
+			       l->flows, l->bucket_mb);
 		}
 	}
 	if (bopt.sections & SEC_FLOOD) {
@@ -298,7 +305,14 @@ static void print_json(const struct bench_results *r)
 			       0,
 		       l->flows, l->secs, l->cpu, (unsigned long long)l->xlb_tx,
 		       (unsigned long long)l->sink);
-	else {
+	if (l->done) {
+		printf(",\"bucket_mb\":%.2f,\"mem_latency_ns\":{",
+		       l->bucket_mb);
+		for (int i = 0; i < l->nmem; i++)
+			printf("%s\"%u\":%.1f", i ? "," : "", l->mem_mb[i],
+			       l->mem_ns[i]);
+		putchar('}');
+	} else {
 		printf("\"xlb_mpps\":null,\"floor_mpps\":null,\"error\":");
 		json_str(bopt.sections & SEC_LIVE ? l->err : "not run");
 	}

@@ -64,6 +64,13 @@ struct bench_live {
 	double secs;
 	int cpu;
 	uint64_t xlb_tx, sink; /* many flows, xlb: its TX counter vs sink */
+	/* this CPU's latency of random reads, one line each, over working
+	 * sets of mem_mb[i] MB (what a flow's bucket costs when the flows'
+	 * buckets are that many bytes of lines) */
+	int nmem;
+	uint32_t mem_mb[8];
+	double mem_ns[8];
+	double bucket_mb; /* the many flows' buckets: about a line each */
 };
 
 struct bench_flood_case {

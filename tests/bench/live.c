@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -174,6 +175,73 @@ static struct bench_gen *gen_load(const uint8_t *frame, uint32_t nflows)
 	return g;
 }
 
+/* ns per read of a pointer chase through @mb MB in random line order:
+ * every read depends on the one before, so each pays the full latency
+ * of wherever its line is (cache or memory, TLB or page walk). Negative
+ * if the memory cannot be had. */
+static double chase_ns(uint32_t mb, uint64_t reads)
+{
+	size_t n = (size_t)mb * 1024 * 1024 / 64, *order;
+	char *m = mmap(NULL, n * 64, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t seed = 0x9e3779b97f4a7c15ULL, t0;
+	void **p;
+	double ns;
+
+	order = malloc(n * sizeof(*order));
+	if (m == MAP_FAILED || !order) {
+		if (m != MAP_FAILED)
+			munmap(m, n * 64);
+		free(order);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates, xorshift */
+		size_t j, t;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		j = seed % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		*(void **)(m + order[i] * 64) = m + order[(i + 1) % n] * 64;
+	p = (void **)(m + order[0] * 64);
+	for (size_t i = 0; i < n; i++) /* warm: touch every line once */
+		p = *p;
+	t0 = now_ns();
+	for (uint64_t i = 0; i < reads; i++)
+		p = *p;
+	ns = (double)(now_ns() - t0) / (double)reads;
+	/* keep the chase: its result is used */
+	if (!p)
+		ns = -1;
+	munmap(m, n * 64);
+	free(order);
+	return ns;
+}
+
+static void mem_latency(struct bench_live *l)
+{
+	static const uint32_t mb[] = { 1, 2, 4, 8, 16, 64 };
+	uint64_t reads = bopt.quick ? 100000 : 5000000;
+
+	l->bucket_mb = (double)l->flows * 64 / 1e6;
+	for (size_t i = 0; i < sizeof(mb) / sizeof(mb[0]); i++) {
+		double ns = chase_ns(mb[i], reads);
+
+		if (ns < 0)
+			continue;
+		l->mem_mb[l->nmem] = mb[i];
+		l->mem_ns[l->nmem++] = ns;
+		say("  random reads over %u MB: %.1f ns\n", mb[i], ns);
+	}
+}
+
 int bench_live(struct bench_results *r)
 {
 	struct bench_live *l = &r->live;
@@ -301,6 +369,7 @@ int bench_live(struct bench_results *r)
 	l->done = true;
 	say("  xlb %.3f Mpps (1 flow %.3f), floor %.3f Mpps (1 flow %.3f)\n",
 	    l->xlb_mpps, l->xlb_mpps_1flow, l->floor_mpps, l->floor_mpps_1flow);
+	mem_latency(l);
 out:
 	teardown();
 	free(table);

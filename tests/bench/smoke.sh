@@ -40,6 +40,9 @@ need(isinstance(lf.get("xlb_mpps"), (int, float)) and lf["xlb_mpps"] > 0,
      "live_frames.xlb_mpps: %r" % lf)
 need(isinstance(lf.get("floor_mpps"), (int, float)) and lf["floor_mpps"] > 0,
      "live_frames.floor_mpps: %r" % lf)
+ml = lf.get("mem_latency_ns", {})
+need(len(ml) >= 3 and all(v > 0 for v in ml.values()),
+     "live_frames.mem_latency_ns: %r" % ml)
 sf = d.get("syn_flood", {})
 for c in ("stable", "ring_change"):
     need(c in sf, "syn_flood.%s missing: %r" % (c, sf))
