@@ -225,28 +225,29 @@ static int chunk_fd(const struct xlb_ct_table *t, uint32_t c)
 	return fd;
 }
 
-int xlb_ct_read_chunk(struct xlb_ct_table *t, uint32_t c)
+/* Chunk @c into t->buf, or t->buf into chunk @c. */
+static int chunk_io(struct xlb_ct_table *t, uint32_t c, bool write)
 {
 	__u32 zero = 0;
 	int fd = chunk_fd(t, c), err;
 
 	if (fd < 0)
 		return fd;
-	err = bpf_map_lookup_elem(fd, &zero, t->buf) ? -errno : 0;
+	err = write ? bpf_map_update_elem(fd, &zero, t->buf, BPF_ANY) :
+		      bpf_map_lookup_elem(fd, &zero, t->buf);
+	err = err ? -errno : 0;
 	close(fd);
 	return err;
 }
 
+int xlb_ct_read_chunk(struct xlb_ct_table *t, uint32_t c)
+{
+	return chunk_io(t, c, false);
+}
+
 int xlb_ct_write_chunk(struct xlb_ct_table *t, uint32_t c)
 {
-	__u32 zero = 0;
-	int fd = chunk_fd(t, c), err;
-
-	if (fd < 0)
-		return fd;
-	err = bpf_map_update_elem(fd, &zero, t->buf, BPF_ANY) ? -errno : 0;
-	close(fd);
-	return err;
+	return chunk_io(t, c, true);
 }
 
 void *xlb_ct_buf_bucket(const struct xlb_ct_table *t, uint32_t i)
