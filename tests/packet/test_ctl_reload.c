@@ -416,6 +416,51 @@ Test(ctl, load_pins_status_unload)
 	sh("ip -n %s link set dev %s xdpgeneric off", ns_lb, ifname);
 }
 
+/* An instance whose connection tables are the pre-chunk single ARRAY (an
+ * older xlbctl loaded it): status and reload refuse it and say how to
+ * upgrade; the reload changes nothing. */
+Test(ctl, older_instance_refused)
+{
+	struct be b[] = { { 1 }, { 2 } }, b3[] = { { 1 }, { 2 }, { 3 } };
+	char out[8192], prog0[64] = "", prog1[64] = "";
+	FILE *f;
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert_eq(sh("rm %s/xlb_conntrack4 && bpftool map create "
+			"%s/xlb_conntrack4 type array key 4 value 64 "
+			"entries 8 name xlb_conntrack4 flags 0x400",
+			dir, dir),
+		     0);
+	snprintf(out, sizeof(out),
+		 "nsenter --net=/run/netns/%s ip -o link show %s | "
+		 "grep -o 'prog/xdp id [0-9]*'",
+		 ns_lb, ifname);
+	f = popen(out, "r");
+	cr_assert(f && fgets(prog0, sizeof(prog0), f), "no XDP program");
+	pclose(f);
+
+	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", ifname), 1, "%s",
+		     out);
+	cr_assert(strstr(out, "was loaded by an older xlbctl") &&
+			  strstr(out, "Upgrade xlb itself"),
+		  "%s", out);
+	write_cfg("251", b3, 3);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 1, "%s",
+		     out);
+	cr_assert(strstr(out, "was loaded by an older xlbctl"), "%s", out);
+	snprintf(out, sizeof(out),
+		 "nsenter --net=/run/netns/%s ip -o link show %s | "
+		 "grep -o 'prog/xdp id [0-9]*'",
+		 ns_lb, ifname);
+	f = popen(out, "r");
+	cr_assert(f && fgets(prog1, sizeof(prog1), f), "XDP program gone");
+	pclose(f);
+	cr_assert_str_eq(prog0, prog1,
+			 "the refused reload changed the program");
+}
+
 /* Two instances: commands without -i refuse and name both; -i picks. */
 Test(ctl, several_instances)
 {
