@@ -416,14 +416,29 @@ Test(ctl, load_pins_status_unload)
 	sh("ip -n %s link set dev %s xdpgeneric off", ns_lb, ifname);
 }
 
+/* "prog/xdp id N" of the XDP program on the interface under test, in
+ * @buf. */
+static void xdp_prog(char *buf, size_t len)
+{
+	char cmd[256];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "nsenter --net=/run/netns/%s ip -o link show %s | "
+		 "grep -o 'prog/xdp id [0-9]*'",
+		 ns_lb, ifname);
+	f = popen(cmd, "r");
+	cr_assert(f && fgets(buf, (int)len, f), "no XDP program on %s", ifname);
+	pclose(f);
+}
+
 /* An instance whose connection tables are the pre-chunk single ARRAY (an
  * older xlbctl loaded it): status and reload refuse it and say how to
  * upgrade; the reload changes nothing. */
 Test(ctl, older_instance_refused)
 {
 	struct be b[] = { { 1 }, { 2 } }, b3[] = { { 1 }, { 2 }, { 3 } };
-	char out[8192], prog0[64] = "", prog1[64] = "";
-	FILE *f;
+	char out[8192], prog0[64], prog1[64];
 
 	write_cfg("251", b, 2);
 	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
@@ -433,13 +448,7 @@ Test(ctl, older_instance_refused)
 			"entries 8 name xlb_conntrack4 flags 0x400",
 			dir, dir),
 		     0);
-	snprintf(out, sizeof(out),
-		 "nsenter --net=/run/netns/%s ip -o link show %s | "
-		 "grep -o 'prog/xdp id [0-9]*'",
-		 ns_lb, ifname);
-	f = popen(out, "r");
-	cr_assert(f && fgets(prog0, sizeof(prog0), f), "no XDP program");
-	pclose(f);
+	xdp_prog(prog0, sizeof(prog0));
 
 	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", ifname), 1, "%s",
 		     out);
@@ -450,13 +459,7 @@ Test(ctl, older_instance_refused)
 	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 1, "%s",
 		     out);
 	cr_assert(strstr(out, "was loaded by an older xlbctl"), "%s", out);
-	snprintf(out, sizeof(out),
-		 "nsenter --net=/run/netns/%s ip -o link show %s | "
-		 "grep -o 'prog/xdp id [0-9]*'",
-		 ns_lb, ifname);
-	f = popen(out, "r");
-	cr_assert(f && fgets(prog1, sizeof(prog1), f), "XDP program gone");
-	pclose(f);
+	xdp_prog(prog1, sizeof(prog1));
 	cr_assert_str_eq(prog0, prog1,
 			 "the refused reload changed the program");
 }
