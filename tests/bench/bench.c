@@ -152,9 +152,16 @@ static void print_table(const struct bench_results *r)
 			       l->floor_mpps_1flow > 0 ?
 				       l->xlb_mpps_1flow / l->floor_mpps_1flow :
 				       0);
-			printf("(%.1f s each; xlb TX counter %llu vs sink "
-			       "%llu)\n",
-			       l->secs, (unsigned long long)l->xlb_tx,
+			printf("(median of %d rounds of xlb then the floor, "
+			       "%.1f s each; many-flows ratio per round:",
+			       l->rounds, l->secs);
+			for (int k = 0; k < l->rounds; k++)
+				printf(" %.2f",
+				       l->floor_r[k] > 0 ?
+					       l->xlb_r[k] / l->floor_r[k] :
+					       0);
+			printf("; xlb TX counter %llu vs sink %llu)\n",
+			       (unsigned long long)l->xlb_tx,
 			       (unsigned long long)l->sink);
 			printf("memory, random reads of one line (this CPU):");
 			for (int i = 0; i < l->nmem; i++)
@@ -306,6 +313,18 @@ static void print_json(const struct bench_results *r)
 		       l->flows, l->secs, l->cpu, (unsigned long long)l->xlb_tx,
 		       (unsigned long long)l->sink);
 	if (l->done) {
+		printf(",\"rounds\":%d,\"ratios\":[", l->rounds);
+		for (int k = 0; k < l->rounds; k++)
+			printf("%s%.3f", k ? "," : "",
+			       l->floor_r[k] > 0 ? l->xlb_r[k] / l->floor_r[k] :
+						   0);
+		printf("],\"ratios_1flow\":[");
+		for (int k = 0; k < l->rounds; k++)
+			printf("%s%.3f", k ? "," : "",
+			       l->floor1_r[k] > 0 ?
+				       l->xlb1_r[k] / l->floor1_r[k] :
+				       0);
+		printf("]");
 		printf(",\"bucket_mb\":%.2f,\"mem_latency_ns\":{",
 		       l->bucket_mb);
 		for (int i = 0; i < l->nmem; i++)
@@ -395,6 +414,9 @@ static void usage(FILE *f)
 		"(default 3)\n"
 		"  --live-flows N   live frames: flows of the many-flows case "
 		"(default 100000)\n"
+		"  --live-rounds N  live frames: rounds of xlb then the floor, "
+		"medians kept\n"
+		"                   (default 3, max 9)\n"
 		"  --flood N        SYN flood: new-flow packets (default "
 		"4000000)\n"
 		"  --flood-est N    SYN flood: established flows (default "
@@ -474,6 +496,7 @@ static int parse_args(int argc, char **argv)
 		{ "cpu", required_argument, NULL, 'p' },
 		{ "live-secs", required_argument, NULL, 's' },
 		{ "live-flows", required_argument, NULL, 'f' },
+		{ "live-rounds", required_argument, NULL, 'R' },
 		{ "flood", required_argument, NULL, 'F' },
 		{ "flood-est", required_argument, NULL, 'E' },
 		{ "ct-size", required_argument, NULL, 'C' },
@@ -487,6 +510,7 @@ static int parse_args(int argc, char **argv)
 	};
 	bool set_calls = false, set_runs = false, set_secs = false;
 	bool set_flood = false, set_est = false, set_ct = false;
+	bool set_rounds = false;
 	uint64_t v;
 	int c;
 
@@ -497,6 +521,7 @@ static int parse_args(int argc, char **argv)
 	bopt.cpu = possible_cpus() - 1;
 	bopt.live_secs = 3;
 	bopt.live_flows = 100000;
+	bopt.live_rounds = 3;
 	bopt.flood_pkts = 4000000;
 	bopt.flood_est = 10000;
 	bopt.ct_size = XLB_CONNTRACK_DEFAULT;
@@ -545,6 +570,13 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			bopt.live_secs = (double)v;
 			set_secs = true;
+			break;
+		case 'R':
+			if (parse_u64("--live-rounds", optarg, 1,
+				      BENCH_MAX_LIVE_ROUNDS, &v))
+				return -EINVAL;
+			bopt.live_rounds = (int)v;
+			set_rounds = true;
 			break;
 		case 'f':
 			if (parse_u64("--live-flows", optarg, 1, 1u << 30, &v))
@@ -606,6 +638,8 @@ static int parse_args(int argc, char **argv)
 			bopt.runs = 1;
 		if (!set_secs)
 			bopt.live_secs = 0.2;
+		if (!set_rounds)
+			bopt.live_rounds = 1;
 		if (!set_flood)
 			bopt.flood_pkts = 20000;
 		if (!set_est)

@@ -30,6 +30,7 @@ struct bench_opts {
 	int cpu; /* CPU to pin to; -1: do not pin */
 	double live_secs; /* live frames: seconds per measurement */
 	uint32_t live_flows; /* live frames: flows of the "many" case */
+	int live_rounds; /* live frames: rounds of xlb then the floor */
 	uint64_t flood_pkts; /* SYN flood: new-flow packets */
 	uint32_t flood_est; /* SYN flood: established flows */
 	uint32_t ct_size; /* conntrack flows for the "full" paths */
@@ -42,6 +43,7 @@ struct bench_opts {
 /* ---- Results ------------------------------------------------------------ */
 
 #define BENCH_MAX_PATHS 48
+#define BENCH_MAX_LIVE_ROUNDS 9
 
 struct bench_path {
 	char name[48];
@@ -58,8 +60,11 @@ struct bench_path {
 struct bench_live {
 	bool done;
 	char err[256];
-	double xlb_mpps, floor_mpps; /* many flows */
+	double xlb_mpps, floor_mpps; /* many flows (median of the rounds) */
 	double xlb_mpps_1flow, floor_mpps_1flow; /* one flow */
+	int rounds;
+	double xlb_r[BENCH_MAX_LIVE_ROUNDS], xlb1_r[BENCH_MAX_LIVE_ROUNDS];
+	double floor_r[BENCH_MAX_LIVE_ROUNDS], floor1_r[BENCH_MAX_LIVE_ROUNDS];
 	uint32_t flows;
 	double secs;
 	int cpu;

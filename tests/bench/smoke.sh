@@ -40,6 +40,8 @@ need(isinstance(lf.get("xlb_mpps"), (int, float)) and lf["xlb_mpps"] > 0,
      "live_frames.xlb_mpps: %r" % lf)
 need(isinstance(lf.get("floor_mpps"), (int, float)) and lf["floor_mpps"] > 0,
      "live_frames.floor_mpps: %r" % lf)
+need(lf.get("rounds", 0) >= 1 and len(lf.get("ratios", [])) == lf["rounds"],
+     "live_frames.rounds / ratios: %r" % lf)
 ml = lf.get("mem_latency_ns", {})
 need(len(ml) >= 3 and all(v > 0 for v in ml.values()),
      "live_frames.mem_latency_ns: %r" % ml)
