@@ -57,6 +57,7 @@ uint32_t xlb_ct_kernel_pad(void)
 int xlb_ct_size(struct bpf_map *ct4, struct bpf_map *ct6, uint32_t size,
 		struct xlb_ct_layout *l)
 {
+	l->size = size;
 	l->chunks4 = xlb_ct_chunks(size, XLB_CT4_CHUNK);
 	l->chunks6 = xlb_ct_chunks(size, XLB_CT6_CHUNK);
 	l->pad = xlb_ct_kernel_pad();
@@ -106,11 +107,13 @@ static uint32_t populate_batch(void)
 		       64;
 }
 
-int xlb_ct_populate(int fd, int family, xlb_ct_progress_fn progress, void *arg)
+/* Make every chunk of table @fd of @family; @base chunks (of the other
+ * table) were made before, @total in all, for @progress. */
+static int populate(int fd, int family, uint32_t batch, uint32_t base,
+		    uint32_t total, xlb_ct_progress_fn progress, void *arg)
 {
 	struct xlb_ct_table t = { .fd = fd };
 	struct bpf_map_info info = {};
-	uint32_t batch = populate_batch();
 	__u32 len = sizeof(info), *keys;
 	int *fds, err = 0;
 
@@ -148,11 +151,31 @@ int xlb_ct_populate(int fd, int family, xlb_ct_progress_fn progress, void *arg)
 		for (__u32 i = 0; i < n; i++)
 			close(fds[i]);
 		if (!err && progress)
-			progress(c, info.max_entries, arg);
+			progress(base + c, total, arg);
 	}
 	free(keys);
 	free(fds);
 	return err;
+}
+
+/* Chunks in table @fd (its outer map's size); 0 if it cannot be read. */
+static uint32_t nchunks(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+int xlb_ct_populate(int ct4_fd, int ct6_fd, xlb_ct_progress_fn progress,
+		    void *arg)
+{
+	uint32_t batch = populate_batch(), n4 = nchunks(ct4_fd);
+	uint32_t total = n4 + nchunks(ct6_fd);
+
+	return populate(ct4_fd, XLB_FAMILY_V4, batch, 0, total, progress, arg) ?:
+		       populate(ct6_fd, XLB_FAMILY_V6, batch, n4, total,
+				progress, arg);
 }
 
 int xlb_ct_open(struct xlb_ct_table *t, int fd, int family)

@@ -15,13 +15,6 @@
 
 struct bpf_map;
 
-/* What the program's read-only data says of the tables: set by the loader
- * (conntrack_chunks4, conntrack_chunks6, conntrack_pad in xlb.bpf.c). */
-struct xlb_ct_layout {
-	uint32_t chunks4, chunks6; /* xlb_ct_chunks() */
-	uint32_t pad; /* bytes from a chunk's element to its first bucket */
-};
-
 struct xlb_ct_table {
 	int fd; /* the outer map (not owned) */
 	uint32_t nchunks;
@@ -40,19 +33,21 @@ struct xlb_ct_table {
 uint32_t xlb_ct_kernel_pad(void);
 
 /* Size both tables of an object not loaded yet for @size flows; in @l
- * what to put in the read-only data. Returns 0 or -errno. */
+ * the layout to put in its read-only data (`conntrack`). Returns 0 or
+ * -errno. */
 int xlb_ct_size(struct bpf_map *ct4, struct bpf_map *ct6, uint32_t size,
 		struct xlb_ct_layout *l);
 
-/* Called as chunks are made: @done of @total. */
+/* Called as chunks are made: @done of @total, both tables together. */
 typedef void (*xlb_ct_progress_fn)(uint32_t done, uint32_t total, void *arg);
 
-/* Create every chunk of the loaded, still empty table @fd of @family,
- * calling @progress (unless NULL) after each batch. May raise the soft
- * RLIMIT_NOFILE (up to the hard limit) to make bigger batches. Returns 0
- * or -errno (a chunk the kernel could not make: -ENOMEM, say; the chunks
- * made so far go with the table). */
-int xlb_ct_populate(int fd, int family, xlb_ct_progress_fn progress, void *arg);
+/* Create every chunk of the loaded, still empty tables @ct4_fd (IPv4) and
+ * @ct6_fd (IPv6), calling @progress (unless NULL) after each batch. May
+ * raise the soft RLIMIT_NOFILE (up to the hard limit) to make bigger
+ * batches. Returns 0 or -errno (a chunk the kernel could not make:
+ * -ENOMEM, say; the chunks made so far go with the tables). */
+int xlb_ct_populate(int ct4_fd, int ct6_fd, xlb_ct_progress_fn progress,
+		    void *arg);
 
 /* Open table @fd of @family (@fd stays the caller's). Returns 0 or -errno
  * (a map that is not a populated connection table of that family:

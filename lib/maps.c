@@ -184,7 +184,7 @@ static int read_rodata(struct xlb_instance *in)
 	if (!err) {
 		memcpy(&ro, buf, sizeof(ro));
 		in->ring_size = ro.ring_size;
-		in->conntrack_size = ro.conntrack_size;
+		in->conntrack_size = ro.conntrack.size;
 	}
 	free(buf);
 	return err;
@@ -1713,28 +1713,25 @@ static int attach(int prog_fd, int ifindex, const char *ifname, bool generic)
 #define CT_CHUNK_ALLOC 32768.0 /* bytes the kernel takes for a chunk */
 
 struct ct_progress {
-	uint32_t base; /* chunks of the tables made before this one */
-	uint32_t total; /* chunks of both tables */
 	double t0, shown; /* ms */
-	bool on, tty;
+	bool tty;
 };
 
 static void ct_progress(uint32_t done, uint32_t total, void *arg)
 {
 	struct ct_progress *p = arg;
-	uint32_t all = p->base + done;
 	double t = now_ms(), secs = (t - p->t0) / 1000;
-	bool last = all >= p->total;
+	bool last = done >= total;
 
-	(void)total;
-	if (!p->on || (!last && t - p->shown < (p->tty ? 250 : 5000)))
+	if (total < CT_PROGRESS_CHUNKS ||
+	    (!last && t - p->shown < (p->tty ? 250 : 5000)))
 		return;
 	p->shown = t;
 	fprintf(stderr,
 		"%sxlbctl: making the connection tables: %u of %u chunks (%.1f of %.1f GB) in %.1f s, %.0f chunks/s%s",
-		p->tty ? "\r" : "", all, p->total, all * CT_CHUNK_ALLOC / 1e9,
-		p->total * CT_CHUNK_ALLOC / 1e9, secs,
-		secs > 0 ? all / secs : 0.0, p->tty && !last ? "" : "\n");
+		p->tty ? "\r" : "", done, total, done * CT_CHUNK_ALLOC / 1e9,
+		total * CT_CHUNK_ALLOC / 1e9, secs,
+		secs > 0 ? done / secs : 0.0, p->tty && !last ? "" : "\n");
 }
 
 int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
@@ -1746,7 +1743,6 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	char dir[PATH_MAX], name[64];
 	struct xlb *skel = NULL;
 	bool generic, gen_now;
-	struct xlb_ct_layout ct = { 0 };
 	struct ct_progress prog;
 	int lock, ifindex, err, tmpl_fd = -1;
 	__u32 cur;
@@ -1803,14 +1799,10 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	err = tmpl_fd < 0 ?
 		      tmpl_fd :
 		      bpf_map__set_inner_map_fd(skel->maps.xlb_rings, tmpl_fd);
-	skel->rodata->conntrack_size = c.conntrack_size;
 	if (!err)
 		err = xlb_ct_size(skel->maps.xlb_conntrack4,
 				  skel->maps.xlb_conntrack6, c.conntrack_size,
-				  &ct);
-	skel->rodata->conntrack_chunks4 = ct.chunks4;
-	skel->rodata->conntrack_chunks6 = ct.chunks6;
-	skel->rodata->conntrack_pad = ct.pad;
+				  &skel->rodata->conntrack);
 	if (err) {
 		xlb_err("cannot size the maps: %s\n", strerror(-err));
 		goto out_skel;
@@ -1824,20 +1816,17 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 				" (run with -v for the verifier log)");
 		goto out_skel;
 	}
-	prog = (struct ct_progress){ .total = ct.chunks4 + ct.chunks6,
-				     .t0 = now_ms(),
+	prog = (struct ct_progress){ .t0 = now_ms(),
 				     .tty = isatty(STDERR_FILENO) };
-	prog.on = prog.total >= CT_PROGRESS_CHUNKS;
 	err = xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack4),
-			      XLB_FAMILY_V4, ct_progress, &prog);
-	prog.base = ct.chunks4;
-	if (!err)
-		err = xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack6),
-				      XLB_FAMILY_V6, ct_progress, &prog);
+			      bpf_map__fd(skel->maps.xlb_conntrack6),
+			      ct_progress, &prog);
 	if (err) {
 		xlb_err("cannot make the connection tables for conntrack_size %u (%.0f MB): %s; lower conntrack_size or free memory\n",
 			c.conntrack_size,
-			(ct.chunks4 + ct.chunks6) * CT_CHUNK_ALLOC / 1e6,
+			(skel->rodata->conntrack.chunks4 +
+			 skel->rodata->conntrack.chunks6) *
+				CT_CHUNK_ALLOC / 1e6,
 			strerror(-err));
 		goto out_skel;
 	}

@@ -16,15 +16,15 @@
 /* Maglev table size, set by the loader before load (a prime); every
  * ring in xlb_rings has this many slots. */
 const volatile __u32 ring_size = XLB_RING_SIZE_BUILD;
-/* Flows the connection tables are sized for, set by the loader; each has
- * xlb_ct_chunks() of it chunks (the loader's sums: no division here), the
- * buckets conntrack_pad bytes into each chunk (xlb_ct_pad()). */
-const volatile __u32 conntrack_size = XLB_CONNTRACK_DEFAULT;
-const volatile __u32 conntrack_chunks4 =
-	((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT4_CHUNK - 1) / XLB_CT4_CHUNK;
-const volatile __u32 conntrack_chunks6 =
-	((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT6_CHUNK - 1) / XLB_CT6_CHUNK;
-const volatile __u32 conntrack_pad;
+/* The connection tables' layout, set by the loader (struct
+ * xlb_ct_layout); the default is for XLB_CONNTRACK_DEFAULT flows. */
+const volatile struct xlb_ct_layout conntrack = {
+	.size = XLB_CONNTRACK_DEFAULT,
+	.chunks4 = ((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT4_CHUNK - 1) /
+		   XLB_CT4_CHUNK,
+	.chunks6 = ((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT6_CHUNK - 1) /
+		   XLB_CT6_CHUNK,
+};
 
 static __always_inline void count(__u32 reason)
 {
@@ -270,6 +270,22 @@ static __always_inline void ct_repoint(__u64 *vp, __u64 old, __u64 val)
 	__sync_val_compare_and_swap(vp, old, val);
 }
 
+/* The bucket of a flow whose xlb_flow_entropy() is @h in connection table
+ * @table of @nchunks chunks of @per buckets of @size bytes; NULL if the
+ * chunk is missing. */
+static __always_inline void *ct_bucket(void *table, __u32 h, __u32 nchunks,
+				       __u32 per, __u32 size)
+{
+	__u32 chunk = xlb_ct_chunk(h, nchunks), zero = 0;
+	__u32 slot = xlb_ct_slot(h, nchunks, per);
+	void *inner = bpf_map_lookup_elem(table, &chunk);
+	char *c = inner ? bpf_map_lookup_elem(inner, &zero) : NULL;
+
+	if (!c || slot >= per || conntrack.pad > 63)
+		return NULL;
+	return c + conntrack.pad + slot * size;
+}
+
 /* The remembered backend of @f, a flow of VIP @vip_id (@h:
  * xlb_flow_entropy(@f)), if the table has one that is still live and of
  * the same generation: 1 and a copy in @be. 0 otherwise, with the entry
@@ -281,35 +297,25 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
 {
 	__u64 vkey = xlb_ct_val_key(vip_id), *vp, val;
 	struct xlb_backend *slot_be;
-	__u32 chunk, slot, zero = 0;
-	void *inner;
-	char *c;
 
 	pos->val = NULL;
-	pos->bucket = NULL;
 	if (f->family == XLB_FAMILY_V4) {
 		struct xlb_ct4_bucket *b;
 
-		chunk = xlb_ct_chunk(h, conntrack_chunks4);
-		slot = xlb_ct_slot(h, conntrack_chunks4, XLB_CT4_CHUNK);
-		inner = bpf_map_lookup_elem(&xlb_conntrack4, &chunk);
-		c = inner ? bpf_map_lookup_elem(inner, &zero) : NULL;
-		if (!c || slot >= XLB_CT4_CHUNK || conntrack_pad > 63)
-			return 0;
-		b = (void *)(c + conntrack_pad + slot * sizeof(*b));
+		b = ct_bucket(&xlb_conntrack4, h, conntrack.chunks4,
+			      XLB_CT4_CHUNK, sizeof(*b));
 		pos->bucket = b;
+		if (!b)
+			return 0;
 		vp = ct4_find(b, xlb_ct4_key(f), vkey);
 	} else {
 		struct xlb_ct6_bucket *b;
 
-		chunk = xlb_ct_chunk(h, conntrack_chunks6);
-		slot = xlb_ct_slot(h, conntrack_chunks6, XLB_CT6_CHUNK);
-		inner = bpf_map_lookup_elem(&xlb_conntrack6, &chunk);
-		c = inner ? bpf_map_lookup_elem(inner, &zero) : NULL;
-		if (!c || slot >= XLB_CT6_CHUNK || conntrack_pad > 63)
-			return 0;
-		b = (void *)(c + conntrack_pad + slot * sizeof(*b));
+		b = ct_bucket(&xlb_conntrack6, h, conntrack.chunks6,
+			      XLB_CT6_CHUNK, sizeof(*b));
 		pos->bucket = b;
+		if (!b)
+			return 0;
 		vp = ct6_find(b, (const __u64 *)f->src, xlb_ct6_key(f), vkey);
 	}
 	pos->val = vp;

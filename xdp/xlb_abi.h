@@ -307,6 +307,15 @@ _Static_assert(XLB_MAX_BACKENDS <= 65536, "backend ids fit 16 bits of val");
 #define XLB_CT_CHUNK_BYTES(buckets, bucket_size) \
 	(((buckets) + 1) * (bucket_size) + 64)
 
+/* The tables' layout: the program's read-only `conntrack`, set by the
+ * loader (lib/conntrack.c, xlb_ct_size()); the datapath divides nothing. */
+struct xlb_ct_layout {
+	__u32 size; /* flows the tables are sized for: conntrack_size */
+	__u32 chunks4; /* xlb_ct_chunks(size, XLB_CT4_CHUNK) */
+	__u32 chunks6; /* xlb_ct_chunks(size, XLB_CT6_CHUNK) */
+	__u32 pad; /* xlb_ct_pad() of this kernel's array layout */
+};
+
 /* IPv4: 16 bytes, four to a cache line. */
 struct xlb_ct4_way {
 	__u64 key; /* src | sport << 32 | dport << 48 (network-order fields) */

@@ -61,8 +61,7 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 	struct bpf_map *rodata;
 	struct bpf_program *prog;
 	__u32 zero = 0, buf[64];
-	struct xlb_ct_layout ct;
-	struct xlb__rodata ro;
+	struct xlb__rodata *ro;
 	const __u32 *rs;
 	size_t rs_size;
 	int err, tmpl = -1;
@@ -80,37 +79,30 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 			strerror(-err));
 		return err;
 	}
-	/* .rodata holds ring_size and conntrack_size, laid out as in the
-	 * skeleton's struct xlb__rodata (a --object build of the same
-	 * sources has the same) */
+	/* .rodata holds ring_size and the connection tables' layout, laid
+	 * out as in the skeleton's struct xlb__rodata (a --object build of
+	 * the same sources has the same) */
 	rodata = bpf_object__find_map_by_name(x->obj, ".rodata");
 	rs = rodata ? bpf_map__initial_value(rodata, &rs_size) : NULL;
-	if (!rs || rs_size < sizeof(ro) || rs_size > sizeof(buf)) {
+	if (!rs || rs_size < sizeof(*ro) || rs_size > sizeof(buf)) {
 		fprintf(stderr, "xlb-bench: the xlb object has no ring_size "
 				"and conntrack_size in .rodata\n");
 		err = -ENOENT;
 		goto fail;
 	}
-	if (!ct_size)
-		ct_size = XLB_CONNTRACK_DEFAULT;
+	memcpy(buf, rs, rs_size);
+	ro = (struct xlb__rodata *)buf;
+	ro->ring_size = x->ring_size;
 	err = xlb_ct_size(
 		bpf_object__find_map_by_name(x->obj, "xlb_conntrack4"),
-		bpf_object__find_map_by_name(x->obj, "xlb_conntrack6"), ct_size,
-		&ct);
+		bpf_object__find_map_by_name(x->obj, "xlb_conntrack6"),
+		ct_size ? ct_size : XLB_CONNTRACK_DEFAULT, &ro->conntrack);
 	if (err) {
 		fprintf(stderr,
 			"xlb-bench: cannot size the connection tables: %s\n",
 			strerror(-err));
 		goto fail;
 	}
-	memcpy(buf, rs, rs_size);
-	memcpy(&ro, rs, sizeof(ro));
-	ro.ring_size = x->ring_size;
-	ro.conntrack_size = ct_size;
-	ro.conntrack_chunks4 = ct.chunks4;
-	ro.conntrack_chunks6 = ct.chunks6;
-	ro.conntrack_pad = ct.pad;
-	memcpy(buf, &ro, sizeof(ro));
 	err = bpf_map__set_initial_value(rodata, buf, rs_size);
 	if (err)
 		goto fail;
@@ -146,8 +138,7 @@ int bxlb_open(struct bxlb *x, uint32_t ring_size, uint32_t ct_size)
 	x->backends_fd = map_fd(x, "xlb_backends");
 	x->stats_fd = map_fd(x, "xlb_stats");
 	x->vip_stats_fd = map_fd(x, "xlb_vip_stats");
-	err = xlb_ct_populate(map_fd(x, "xlb_conntrack4"), XLB_FAMILY_V4, NULL, NULL) ?:
-		      xlb_ct_populate(map_fd(x, "xlb_conntrack6"), XLB_FAMILY_V6, NULL, NULL) ?:
+	err = xlb_ct_populate(map_fd(x, "xlb_conntrack4"), map_fd(x, "xlb_conntrack6"), NULL, NULL) ?:
 		      xlb_ct_open(&x->ct, map_fd(x, "xlb_conntrack4"),
 				  XLB_FAMILY_V4);
 	if (err) {

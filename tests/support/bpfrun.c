@@ -48,7 +48,6 @@ static int ring_create(uint32_t ring_size)
 
 void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 {
-	struct xlb_ct_layout ct;
 	int err, fd;
 
 	memset(r, 0, sizeof(*r));
@@ -76,14 +75,10 @@ void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 	cr_assert(!err, "setting the ring template (%u slots): %s", ring_size,
 		  strerror(-err));
 	r->tmpl_fd = fd;
-	r->skel->rodata->conntrack_size = BPFRUN_CONNTRACK_SIZE;
 	err = xlb_ct_size(r->skel->maps.xlb_conntrack4,
 			  r->skel->maps.xlb_conntrack6, BPFRUN_CONNTRACK_SIZE,
-			  &ct);
+			  &r->skel->rodata->conntrack);
 	cr_assert(!err, "setting the conntrack size: %s", strerror(-err));
-	r->skel->rodata->conntrack_chunks4 = ct.chunks4;
-	r->skel->rodata->conntrack_chunks6 = ct.chunks6;
-	r->skel->rodata->conntrack_pad = ct.pad;
 
 	err = xlb__load(r->skel);
 	cr_assert(!err,
@@ -92,9 +87,9 @@ void bpfrun_open(struct bpfrun *r, uint32_t ring_size)
 		  strerror(-err));
 	r->prog_fd = bpf_program__fd(r->skel->progs.xlb_main);
 	cr_assert(r->prog_fd >= 0, "xlb_main has no fd after load");
-	err = xlb_ct_populate(bpf_map__fd(r->skel->maps.xlb_conntrack4), XLB_FAMILY_V4, NULL, NULL) ?:
-		      xlb_ct_populate(bpf_map__fd(r->skel->maps.xlb_conntrack6),
-				      XLB_FAMILY_V6, NULL, NULL);
+	err = xlb_ct_populate(bpf_map__fd(r->skel->maps.xlb_conntrack4),
+			      bpf_map__fd(r->skel->maps.xlb_conntrack6), NULL,
+			      NULL);
 	cr_assert(!err, "making the connection tables: %s", strerror(-err));
 	err = xlb_ct_open(&r->ct4, bpf_map__fd(r->skel->maps.xlb_conntrack4), XLB_FAMILY_V4) ?:
 		      xlb_ct_open(&r->ct6,
