@@ -416,20 +416,30 @@ Test(ctl, load_pins_status_unload)
 	sh("ip -n %s link set dev %s xdpgeneric off", ns_lb, ifname);
 }
 
-/* "prog/xdp id N" of the XDP program on the interface under test, in
- * @buf. */
-static void xdp_prog(char *buf, size_t len)
+/* The first line @cmd prints, in @buf. */
+static void first_line(char *buf, size_t len, const char *cmd)
 {
-	char cmd[256];
-	FILE *f;
+	FILE *f = popen(cmd, "r");
+
+	cr_assert(f && fgets(buf, (int)len, f), "no output from %s", cmd);
+	pclose(f);
+}
+
+/* "prog/xdp id N" of the XDP program on the interface under test, and a
+ * digest of its backend slots, in @buf. */
+static void running_state(char *buf, size_t len)
+{
+	char cmd[512], prog[64];
 
 	snprintf(cmd, sizeof(cmd),
 		 "nsenter --net=/run/netns/%s ip -o link show %s | "
 		 "grep -o 'prog/xdp id [0-9]*'",
 		 ns_lb, ifname);
-	f = popen(cmd, "r");
-	cr_assert(f && fgets(buf, (int)len, f), "no XDP program on %s", ifname);
-	pclose(f);
+	first_line(prog, sizeof(prog), cmd);
+	snprintf(cmd, sizeof(cmd),
+		 "bpftool map dump pinned %s/xlb_backends | sha1sum", dir);
+	first_line(buf, len, cmd);
+	strncat(buf, prog, len - strlen(buf) - 1);
 }
 
 /* An instance whose connection tables are the pre-chunk single ARRAY (an
@@ -438,7 +448,7 @@ static void xdp_prog(char *buf, size_t len)
 Test(ctl, older_instance_refused)
 {
 	struct be b[] = { { 1 }, { 2 } }, b3[] = { { 1 }, { 2 }, { 3 } };
-	char out[8192], prog0[64], prog1[64];
+	char out[8192], state0[160], state1[160];
 
 	write_cfg("251", b, 2);
 	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
@@ -448,7 +458,7 @@ Test(ctl, older_instance_refused)
 			"entries 8 name xlb_conntrack4 flags 0x400",
 			dir, dir),
 		     0);
-	xdp_prog(prog0, sizeof(prog0));
+	running_state(state0, sizeof(state0));
 
 	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", ifname), 1, "%s",
 		     out);
@@ -459,9 +469,10 @@ Test(ctl, older_instance_refused)
 	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 1, "%s",
 		     out);
 	cr_assert(strstr(out, "was loaded by an older xlbctl"), "%s", out);
-	xdp_prog(prog1, sizeof(prog1));
-	cr_assert_str_eq(prog0, prog1,
-			 "the refused reload changed the program");
+	running_state(state1, sizeof(state1));
+	cr_assert_str_eq(state0, state1,
+			 "the refused reload changed the program or its "
+			 "backends");
 }
 
 /* Two instances: commands without -i refuse and name both; -i picks. */
