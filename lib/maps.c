@@ -203,6 +203,15 @@ static bool ct_layout_current(const struct xlb_instance *in)
 	       i6.type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
 }
 
+/* @in with no fd open, for xlb_instance_close(). */
+static void instance_init(struct xlb_instance *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->prog_fd = -1;
+	for (size_t i = 0; i < N_PIN_MAPS; i++)
+		*(int *)((char *)in + pin_maps[i].off) = -1;
+}
+
 int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 {
 	struct bpf_prog_info pinfo = {};
@@ -211,10 +220,7 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 	struct stat st;
 	int err;
 
-	memset(in, 0, sizeof(*in));
-	in->prog_fd = -1;
-	for (size_t i = 0; i < N_PIN_MAPS; i++)
-		*(int *)((char *)in + pin_maps[i].off) = -1;
+	instance_init(in);
 	snprintf(in->ifname, sizeof(in->ifname), "%s", ifname);
 	snprintf(in->dir, sizeof(in->dir), "%s/%s", XLB_PIN_ROOT, ifname);
 	if (stat(in->dir, &st))
@@ -1739,7 +1745,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 {
 	struct xlb_config c = *cfg;
 	double t0 = now_ms();
-	struct xlb_instance in = { .prog_fd = -1 };
+	struct xlb_instance in;
 	char dir[PATH_MAX], name[64];
 	struct xlb *skel = NULL;
 	bool generic, gen_now;
@@ -1747,6 +1753,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	int lock, ifindex, err, tmpl_fd = -1;
 	__u32 cur;
 
+	instance_init(&in);
 	err = xlb_require_root();
 	if (err)
 		return err;
