@@ -167,9 +167,12 @@ static void print_table(const struct bench_results *r)
 			for (int i = 0; i < l->nmem; i++)
 				printf("%s %u MB %.0f ns", i ? "," : "",
 				       l->mem_mb[i], l->mem_ns[i]);
-			printf("\n(the %u flows' buckets: %.1f MB of lines, one "
-			       "per flow)\n",
-			       l->flows, l->bucket_mb);
+			printf("\n(the %u flows' buckets, in a table for %u "
+			       "flows: %.1f MB of lines; ct_full %llu of %llu "
+			       "packets)\n",
+			       l->flows, l->ct_size, l->bucket_mb,
+			       (unsigned long long)l->ct_full,
+			       (unsigned long long)l->xlb_tx);
 		}
 	}
 	if (bopt.sections & SEC_FLOOD) {
@@ -302,16 +305,20 @@ static void print_json(const struct bench_results *r)
 	if (l->done)
 		printf("\"xlb_mpps\":%.4f,\"floor_mpps\":%.4f,\"ratio\":%.3f,"
 		       "\"xlb_mpps_1flow\":%.4f,\"floor_mpps_1flow\":%.4f,"
-		       "\"ratio_1flow\":%.3f,\"flows\":%u,\"seconds\":%.2f,"
-		       "\"cpu\":%d,\"xlb_tx\":%llu,\"sink\":%llu",
+		       "\"ratio_1flow\":%.3f,\"flows\":%u,\"ct_size\":%u,"
+		       "\"seconds\":%.2f,"
+		       "\"cpu\":%d,\"xlb_tx\":%llu,\"sink\":%llu,"
+		       "\"ct_full\":%llu",
 		       l->xlb_mpps, l->floor_mpps,
 		       l->floor_mpps > 0 ? l->xlb_mpps / l->floor_mpps : 0,
 		       l->xlb_mpps_1flow, l->floor_mpps_1flow,
 		       l->floor_mpps_1flow > 0 ?
 			       l->xlb_mpps_1flow / l->floor_mpps_1flow :
 			       0,
-		       l->flows, l->secs, l->cpu, (unsigned long long)l->xlb_tx,
-		       (unsigned long long)l->sink);
+		       l->flows, l->ct_size, l->secs, l->cpu,
+		       (unsigned long long)l->xlb_tx,
+		       (unsigned long long)l->sink,
+		       (unsigned long long)l->ct_full);
 	if (l->done) {
 		printf(",\"rounds\":%d,\"ratios\":[", l->rounds);
 		for (int k = 0; k < l->rounds; k++)
@@ -417,6 +424,11 @@ static void usage(FILE *f)
 		"  --live-rounds N  live frames: rounds of xlb then the floor, "
 		"medians kept\n"
 		"                   (default 3, max 9)\n"
+		"  --live-ct-size N live frames: xlb's conntrack_size (default "
+		"%u, as\n"
+		"                   xlbctl loads it); the flows' bucket lines "
+		"spread over\n"
+		"                   less memory in a smaller table\n"
 		"  --flood N        SYN flood: new-flow packets (default "
 		"4000000)\n"
 		"  --flood-est N    SYN flood: established flows (default "
@@ -434,7 +446,8 @@ static void usage(FILE *f)
 		"packet took (for --object)\n"
 		"  -v, --verbose    progress, commands, libbpf messages\n"
 		"  -h, --help       this text\n",
-		XLB_CONNTRACK_DEFAULT, XLB_BENCH_BINARY_DIR);
+		XLB_CONNTRACK_DEFAULT, XLB_CONNTRACK_DEFAULT,
+		XLB_BENCH_BINARY_DIR);
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
@@ -497,6 +510,7 @@ static int parse_args(int argc, char **argv)
 		{ "live-secs", required_argument, NULL, 's' },
 		{ "live-flows", required_argument, NULL, 'f' },
 		{ "live-rounds", required_argument, NULL, 'R' },
+		{ "live-ct-size", required_argument, NULL, 'T' },
 		{ "flood", required_argument, NULL, 'F' },
 		{ "flood-est", required_argument, NULL, 'E' },
 		{ "ct-size", required_argument, NULL, 'C' },
@@ -522,6 +536,7 @@ static int parse_args(int argc, char **argv)
 	bopt.live_secs = 3;
 	bopt.live_flows = 100000;
 	bopt.live_rounds = 3;
+	bopt.live_ct_size = XLB_CONNTRACK_DEFAULT;
 	bopt.flood_pkts = 4000000;
 	bopt.flood_est = 10000;
 	bopt.ct_size = XLB_CONNTRACK_DEFAULT;
@@ -577,6 +592,12 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			bopt.live_rounds = (int)v;
 			set_rounds = true;
+			break;
+		case 'T':
+			if (parse_u64("--live-ct-size", optarg, 1024, 1u << 27,
+				      &v))
+				return -EINVAL;
+			bopt.live_ct_size = (uint32_t)v;
 			break;
 		case 'f':
 			if (parse_u64("--live-flows", optarg, 1, 1u << 30, &v))

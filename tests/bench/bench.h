@@ -31,6 +31,7 @@ struct bench_opts {
 	double live_secs; /* live frames: seconds per measurement */
 	uint32_t live_flows; /* live frames: flows of the "many" case */
 	int live_rounds; /* live frames: rounds of xlb then the floor */
+	uint32_t live_ct_size; /* live frames: conntrack_size of xlb */
 	uint64_t flood_pkts; /* SYN flood: new-flow packets */
 	uint32_t flood_est; /* SYN flood: established flows */
 	uint32_t ct_size; /* conntrack flows for the "full" paths */
@@ -66,16 +67,19 @@ struct bench_live {
 	double xlb_r[BENCH_MAX_LIVE_ROUNDS], xlb1_r[BENCH_MAX_LIVE_ROUNDS];
 	double floor_r[BENCH_MAX_LIVE_ROUNDS], floor1_r[BENCH_MAX_LIVE_ROUNDS];
 	uint32_t flows;
+	uint32_t ct_size; /* xlb's conntrack_size */
+	uint64_t ct_buckets; /* its IPv4 table's buckets */
 	double secs;
 	int cpu;
 	uint64_t xlb_tx, sink; /* many flows, xlb: its TX counter vs sink */
+	uint64_t ct_full; /* ... and its ct_full: packets not remembered */
 	/* this CPU's latency of random reads, one line each, over working
 	 * sets of mem_mb[i] MB (what a flow's bucket costs when the flows'
 	 * buckets are that many bytes of lines) */
 	int nmem;
 	uint32_t mem_mb[8];
 	double mem_ns[8];
-	double bucket_mb; /* the many flows' buckets: about a line each */
+	double bucket_mb; /* the many flows' distinct bucket lines, in MB */
 };
 
 struct bench_flood_case {

@@ -10,6 +10,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -230,7 +231,13 @@ static void mem_latency(struct bench_live *l)
 	static const uint32_t mb[] = { 1, 2, 4, 8, 16, 64 };
 	uint64_t reads = bopt.quick ? 100000 : 5000000;
 
-	l->bucket_mb = (double)l->flows * 64 / 1e6;
+	/* flows hashed over B one-line buckets land in B(1 - e^(-F/B)) of
+	 * them: about one line per flow while F is well below B */
+	if (l->ct_buckets)
+		l->bucket_mb =
+			(double)l->ct_buckets *
+			(1 - exp(-(double)l->flows / (double)l->ct_buckets)) *
+			64 / 1e6;
 	for (size_t i = 0; i < sizeof(mb) / sizeof(mb[0]); i++) {
 		double ns = chase_ns(mb[i], reads);
 
@@ -253,10 +260,11 @@ int bench_live(struct bench_results *r)
 	uint32_t len;
 	struct bxlb x = {};
 	int home = -1, gen_if, lb_if, err;
-	uint64_t tx0 = 0, sk0 = 0;
+	uint64_t tx0 = 0, sk0 = 0, cf0 = 0;
 	double warm;
 
 	l->flows = bopt.live_flows;
+	l->ct_size = bopt.live_ct_size;
 	l->secs = bopt.live_secs;
 	l->rounds = bopt.live_rounds;
 	l->cpu = bopt.cpu;
@@ -277,7 +285,8 @@ int bench_live(struct bench_results *r)
 		err = -EIO;
 		goto out;
 	}
-	err = bxlb_open(&x, 0, 0);
+	err = bxlb_open(&x, 0, bopt.live_ct_size);
+	l->ct_buckets = err ? 0 : xlb_ct_nbuckets(&x.ct);
 	table = err ? NULL : bxlb_maglev(x.ring_size, 100, 0);
 	for (uint32_t i = 0; table && i < 100 && !err; i++) {
 		ids[i] = i;
@@ -328,12 +337,15 @@ int bench_live(struct bench_results *r)
 		if (k)
 			err = attach(ns_lb, if_lb, x.prog_fd, home, &lb_if);
 		tx0 = bxlb_counter(&x, XLB_CNT_TX);
+		cf0 = bxlb_counter(&x, XLB_CNT_CT_FULL);
 		sk0 = percpu_sum(bpf_map__fd(sink->maps.sink_count));
 		for (int i = 0; i < 4 && !err; i++) {
 			struct bench_gen *g = i % 2 ? gen1 : genN;
 
 			if (i == 1 && !k) {
 				l->xlb_tx = bxlb_counter(&x, XLB_CNT_TX) - tx0;
+				l->ct_full =
+					bxlb_counter(&x, XLB_CNT_CT_FULL) - cf0;
 				l->sink = percpu_sum(bpf_map__fd(
 						  sink->maps.sink_count)) -
 					  sk0;
