@@ -7,20 +7,11 @@
 #include <string.h>
 
 #include "diff.h"
+#include "xlb_hash.h"
 
 uint16_t xlb_backend_ring_weight(const struct xlb_backend_cfg *b)
 {
 	return b->state == XLB_BE_STATE_ACTIVE ? b->weight : 0;
-}
-
-/* murmur3's finaliser */
-static uint32_t fmix32(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bU;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35U;
-	return h ^ (h >> 16);
 }
 
 uint32_t xlb_ring_fingerprint(const struct xlb_vip_cfg *v)
@@ -36,10 +27,10 @@ uint32_t xlb_ring_fingerprint(const struct xlb_vip_cfg *v)
 		if (!w)
 			continue;
 		for (int k = 0; k < 4; k++)
-			h = fmix32(h ^ b->addr.a[k]) + (uint32_t)k;
-		sum += fmix32(h);
+			h = xlb_fmix(h ^ b->addr.a[k]) + (uint32_t)k;
+		sum += xlb_fmix(h);
 	}
-	return fmix32(sum) | 1;
+	return xlb_fmix(sum) | 1;
 }
 
 static bool vip_same_key(const struct xlb_vip_cfg *a,
