@@ -836,12 +836,14 @@ static int ring_fd_of(const struct xlb_instance *in, __u32 vip_id)
  * Entries are written with the ring's choice, so on a running instance
  * a rebuilt ring keeps its marks and marks the slots whose owner changed,
  * or every slot where the diff says so (xlb_vip_diff.remark). An instance
- * with no VIP and empty tables marks nothing.
+ * with no VIP and empty tables marks nothing: one being loaded (@loading:
+ * its tables were just made), or one whose tables are read and found
+ * empty.
  */
 static int plan_rings(const struct xlb_instance *in, const struct xlb_state *st,
-		      struct plan *p)
+		      bool loading, struct plan *p)
 {
-	bool fresh = st->cfg.n_vips == 0 && ct_empty(in);
+	bool fresh = st->cfg.n_vips == 0 && (loading || ct_empty(in));
 
 	for (size_t i = 0; i < p->d.n_vips; i++) {
 		const struct xlb_vip_diff *vd = &p->d.vips[i];
@@ -875,7 +877,7 @@ static int plan_rings(const struct xlb_instance *in, const struct xlb_state *st,
 /* Everything that can fail without touching the datapath: ids, slots,
  * MACs, and every new ring built aside. */
 static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
-		     const struct xlb_config *cfg, struct plan *p)
+		     const struct xlb_config *cfg, bool loading, struct plan *p)
 {
 	__u32 next_vip = 0, next_slot = 0;
 	int err;
@@ -963,7 +965,7 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 			slots[bd->new_idx] = next_slot++;
 		}
 	}
-	err = plan_rings(in, st, p);
+	err = plan_rings(in, st, loading, p);
 	if (err)
 		return err;
 	err = plan_index(p);
@@ -1489,10 +1491,12 @@ static void count_cfg(const struct xlb_config *cfg, struct xlb_sync_report *r)
 		r->n_backends += cfg->vips[i].n_backends;
 }
 
-/* Sync @cfg into the open instance. @t0: start of the command. */
+/* Sync @cfg into the open instance; @loading: xlb_load() made it just
+ * now (nothing to compare the load-time settings with, its tables are
+ * empty). @t0: start of the command. */
 static int sync_instance(const struct xlb_instance *in,
-			 const struct xlb_config *cfg, bool check_fixed,
-			 double t0, struct xlb_sync_report *rep)
+			 const struct xlb_config *cfg, bool loading, double t0,
+			 struct xlb_sync_report *rep)
 {
 	struct xlb_state st;
 	struct plan p;
@@ -1510,7 +1514,7 @@ static int sync_instance(const struct xlb_instance *in,
 	 * will use, not a setting to compare. */
 	if (!in->attached)
 		st.cfg.mode_generic = cfg->mode_generic;
-	if (check_fixed && xlb_diff_fixed(&st.cfg, cfg, why, sizeof(why))) {
+	if (!loading && xlb_diff_fixed(&st.cfg, cfg, why, sizeof(why))) {
 		xlb_err("%s\n", why);
 		xlb_state_free(&st);
 		return -EINVAL;
@@ -1518,7 +1522,7 @@ static int sync_instance(const struct xlb_instance *in,
 	t1 = now_ms();
 	if (rep)
 		rep->ms_read = t1 - t0;
-	err = plan_make(in, &st, cfg, &p);
+	err = plan_make(in, &st, cfg, loading, &p);
 	if (rep)
 		rep->ms_plan = now_ms() - t1;
 	if (err) {
@@ -1594,7 +1598,7 @@ int xlb_reload(const struct xlb_config *cfg, int mode,
 					 "no XDP program is");
 	if (mode >= 0)
 		c.mode_generic = mode;
-	err = sync_instance(&in, &c, true, t0, rep);
+	err = sync_instance(&in, &c, false, t0, rep);
 	xlb_instance_close(&in);
 out:
 	close(lock);
@@ -1845,7 +1849,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 		goto out_pins;
 	/* Fill the maps before attaching: the program never runs on a
 	 * half-made configuration. */
-	err = sync_instance(&in, &c, false, t0, rep);
+	err = sync_instance(&in, &c, true, t0, rep);
 	if (err)
 		goto out_pins;
 	err = attach(in.prog_fd, ifindex, c.interface, generic);
