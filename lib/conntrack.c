@@ -286,26 +286,29 @@ static __u64 *val_of(const struct xlb_ct_table *t, void *bucket, int i)
 		       &((struct xlb_ct6_bucket *)bucket)->way[i].val;
 }
 
-/* Read @f's chunk; its bucket in *@bucket. The val of the way that holds
- * @f as a flow of VIP @vip_id, or NULL; in *@empty the first empty way's
- * index (-1: none). -errno in *@err if the chunk cannot be read. */
-static __u64 *find(struct xlb_ct_table *t, const struct xlb_flow_key *f,
-		   uint32_t vip_id, void **bucket, int *empty, int *err)
+/* Read @f's chunk into t->buf: its index in *@chunk, and @f's bucket
+ * there; NULL and -errno in *@err if the chunk cannot be read. */
+static void *read_bucket(struct xlb_ct_table *t, const struct xlb_flow_key *f,
+			 uint32_t *chunk, int *err)
 {
-	__u32 h = xlb_flow_entropy(f);
+	uint64_t b = xlb_ct_bucket_of(t, f);
+
+	*chunk = (uint32_t)(b / t->per_chunk);
+	*err = xlb_ct_read_chunk(t, *chunk);
+	return *err ? NULL : xlb_ct_buf_bucket(t, (uint32_t)(b % t->per_chunk));
+}
+
+/* The val of the way of @bucket that holds @f as a flow of VIP @vip_id,
+ * or NULL; in *@empty the first empty way's index (-1: none). */
+static __u64 *find(const struct xlb_ct_table *t, const struct xlb_flow_key *f,
+		   uint32_t vip_id, void *bucket, int *empty)
+{
 	const __u64 *src = (const __u64 *)f->src;
 	__u64 vkey = xlb_ct_val_key(vip_id);
-	struct xlb_ct4_bucket *b4;
-	struct xlb_ct6_bucket *b6;
+	struct xlb_ct4_bucket *b4 = bucket;
+	struct xlb_ct6_bucket *b6 = bucket;
 
 	*empty = -1;
-	*err = xlb_ct_read_chunk(t, xlb_ct_chunk(h, t->nchunks));
-	if (*err)
-		return NULL;
-	*bucket =
-		xlb_ct_buf_bucket(t, xlb_ct_slot(h, t->nchunks, t->per_chunk));
-	b4 = *bucket;
-	b6 = *bucket;
 	for (int i = 0; i < XLB_CT_WAYS; i++) {
 		bool holds = t->family == XLB_FAMILY_V4 ?
 				     xlb_ct4_holds(&b4->way[i], xlb_ct4_key(f),
@@ -314,8 +317,8 @@ static __u64 *find(struct xlb_ct_table *t, const struct xlb_flow_key *f,
 						   xlb_ct6_key(f), vkey);
 
 		if (holds)
-			return val_of(t, *bucket, i);
-		if (!(*val_of(t, *bucket, i) & XLB_CT_V_USED) && *empty < 0)
+			return val_of(t, bucket, i);
+		if (!(*val_of(t, bucket, i) & XLB_CT_V_USED) && *empty < 0)
 			*empty = i;
 	}
 	return NULL;
@@ -324,13 +327,15 @@ static __u64 *find(struct xlb_ct_table *t, const struct xlb_flow_key *f,
 bool xlb_ct_get(struct xlb_ct_table *t, const struct xlb_flow_key *f,
 		uint32_t vip_id, struct xlb_ct *ct, bool *ref)
 {
-	void *bucket;
+	uint32_t chunk;
 	int empty, err;
+	void *bucket;
 	__u64 *v;
 
 	if (f->family != t->family)
 		return false;
-	v = find(t, f, vip_id, &bucket, &empty, &err);
+	bucket = read_bucket(t, f, &chunk, &err);
+	v = bucket ? find(t, f, vip_id, bucket, &empty) : NULL;
 	if (!v)
 		return false;
 	ct->backend_id = xlb_ct_val_backend(*v);
@@ -344,16 +349,18 @@ int xlb_ct_put(struct xlb_ct_table *t, const struct xlb_flow_key *f,
 	       uint32_t vip_id, const struct xlb_ct *ct)
 {
 	__u64 val = xlb_ct_val(vip_id, ct->backend_id, ct->gen);
-	void *bucket;
+	uint32_t chunk;
 	int empty, err;
+	void *bucket;
 	__u64 *v;
 
 	if (f->family != t->family || vip_id >= XLB_MAX_VIPS ||
 	    ct->backend_id >= XLB_MAX_BACKENDS)
 		return -EINVAL;
-	v = find(t, f, vip_id, &bucket, &empty, &err);
-	if (err)
+	bucket = read_bucket(t, f, &chunk, &err);
+	if (!bucket)
 		return err;
+	v = find(t, f, vip_id, bucket, &empty);
 	if (!v) {
 		if (empty < 0)
 			return -ENOSPC;
@@ -370,8 +377,7 @@ int xlb_ct_put(struct xlb_ct_table *t, const struct xlb_flow_key *f,
 		v = val_of(t, bucket, empty);
 	}
 	*v = val;
-	return xlb_ct_write_chunk(
-		t, xlb_ct_chunk(xlb_flow_entropy(f), t->nchunks));
+	return xlb_ct_write_chunk(t, chunk);
 }
 
 int xlb_ct_clear(struct xlb_ct_table *t)

@@ -20,10 +20,8 @@ const volatile __u32 ring_size = XLB_RING_SIZE_BUILD;
  * xlb_ct_layout); the default is for XLB_CONNTRACK_DEFAULT flows. */
 const volatile struct xlb_ct_layout conntrack = {
 	.size = XLB_CONNTRACK_DEFAULT,
-	.chunks4 = ((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT4_CHUNK - 1) /
-		   XLB_CT4_CHUNK,
-	.chunks6 = ((XLB_CONNTRACK_DEFAULT + 1) / 2 + XLB_CT6_CHUNK - 1) /
-		   XLB_CT6_CHUNK,
+	.chunks4 = XLB_CT_CHUNKS(XLB_CONNTRACK_DEFAULT, XLB_CT4_CHUNK),
+	.chunks6 = XLB_CT_CHUNKS(XLB_CONNTRACK_DEFAULT, XLB_CT6_CHUNK),
 };
 
 static __always_inline void count(__u32 reason)

@@ -132,16 +132,18 @@ XLB_INLINE __u32 xlb_vip_index_home(const struct xlb_vip_key *k)
 
 /* Buckets of a connection table for @size flows: XLB_CT_WAYS ways per
  * two flows, so a table of @size flows is at most half full. */
+#define XLB_CT_BUCKETS(size) (((size) + 1) / 2)
 XLB_INLINE __u32 xlb_ct_buckets(__u32 size)
 {
-	return (size + 1) / 2;
+	return XLB_CT_BUCKETS(size);
 }
 
 /* Chunks of @per buckets (XLB_CT4_CHUNK or XLB_CT6_CHUNK) that hold the
- * buckets of a table for @size flows. */
+ * buckets of a table for @size flows (the macro: for initialisers). */
+#define XLB_CT_CHUNKS(size, per) ((XLB_CT_BUCKETS(size) + (per)-1) / (per))
 XLB_INLINE __u32 xlb_ct_chunks(__u32 size, __u32 per)
 {
-	return (xlb_ct_buckets(size) + per - 1) / per;
+	return XLB_CT_CHUNKS(size, per);
 }
 
 /**

@@ -129,7 +129,7 @@ Test(spread, client_flows_fill_buckets_like_random_ones)
 		      NFLOWS);
 }
 
-Test(spread, outer_header_bits_take_every_value)
+Test(spread, outer_header_bits_spread_like_random_ones)
 {
 	/* 100,000 random draws of 16,384 values miss about 40 */
 	for (enum pattern p = NAT; p <= NAT6; p++) {
