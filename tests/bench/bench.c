@@ -152,6 +152,13 @@ static void print_table(const struct bench_results *r)
 			       l->floor_mpps_1flow > 0 ?
 				       l->xlb_mpps_1flow / l->floor_mpps_1flow :
 				       0);
+			printf("%u flows to a VIP with conntrack: false: xlb "
+			       "%.3f Mpps, ratio %.2f (no target: no flow's "
+			       "state is read)\n",
+			       l->flows, l->xlb_mpps_noct,
+			       l->floor_mpps > 0 ?
+				       l->xlb_mpps_noct / l->floor_mpps :
+				       0);
 			printf("(median of %d rounds of xlb then the floor, "
 			       "%.1f s each; many-flows ratio per round:",
 			       l->rounds, l->secs);
@@ -305,7 +312,8 @@ static void print_json(const struct bench_results *r)
 	if (l->done)
 		printf("\"xlb_mpps\":%.4f,\"floor_mpps\":%.4f,\"ratio\":%.3f,"
 		       "\"xlb_mpps_1flow\":%.4f,\"floor_mpps_1flow\":%.4f,"
-		       "\"ratio_1flow\":%.3f,\"flows\":%u,\"ct_size\":%u,"
+		       "\"ratio_1flow\":%.3f,\"xlb_mpps_no_conntrack\":%.4f,"
+		       "\"ratio_no_conntrack\":%.3f,\"flows\":%u,\"ct_size\":%u,"
 		       "\"seconds\":%.2f,"
 		       "\"cpu\":%d,\"xlb_tx\":%llu,\"sink\":%llu,"
 		       "\"ct_full\":%llu",
@@ -315,6 +323,8 @@ static void print_json(const struct bench_results *r)
 		       l->floor_mpps_1flow > 0 ?
 			       l->xlb_mpps_1flow / l->floor_mpps_1flow :
 			       0,
+		       l->xlb_mpps_noct,
+		       l->floor_mpps > 0 ? l->xlb_mpps_noct / l->floor_mpps : 0,
 		       l->flows, l->ct_size, l->secs, l->cpu,
 		       (unsigned long long)l->xlb_tx,
 		       (unsigned long long)l->sink,
@@ -330,6 +340,12 @@ static void print_json(const struct bench_results *r)
 			printf("%s%.3f", k ? "," : "",
 			       l->floor1_r[k] > 0 ?
 				       l->xlb1_r[k] / l->floor1_r[k] :
+				       0);
+		printf("],\"ratios_no_conntrack\":[");
+		for (int k = 0; k < l->rounds; k++)
+			printf("%s%.3f", k ? "," : "",
+			       l->floor_r[k] > 0 ?
+				       l->xlbn_r[k] / l->floor_r[k] :
 				       0);
 		printf("]");
 		printf(",\"bucket_mb\":%.2f,\"mem_latency_ns\":{",

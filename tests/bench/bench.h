@@ -63,8 +63,12 @@ struct bench_live {
 	char err[256];
 	double xlb_mpps, floor_mpps; /* many flows (median of the rounds) */
 	double xlb_mpps_1flow, floor_mpps_1flow; /* one flow */
+	/* many flows to a VIP with `conntrack: false`: no flow's state is
+	 * read, so against xlb_mpps it shows what reading it costs */
+	double xlb_mpps_noct;
 	int rounds;
 	double xlb_r[BENCH_MAX_LIVE_ROUNDS], xlb1_r[BENCH_MAX_LIVE_ROUNDS];
+	double xlbn_r[BENCH_MAX_LIVE_ROUNDS];
 	double floor_r[BENCH_MAX_LIVE_ROUNDS], floor1_r[BENCH_MAX_LIVE_ROUNDS];
 	uint32_t flows;
 	uint32_t ct_size; /* xlb's conntrack_size */

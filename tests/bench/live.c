@@ -33,6 +33,8 @@
  * default batch; at most 256). */
 #define LIVE_REPEAT (1U << 18)
 #define LIVE_BATCH 64
+/* The port of the second VIP, the one with `conntrack: false`. */
+#define LIVE_NOCT_PORT 81
 
 static char ns_gen[32], ns_lb[32], if_gen[IF_NAMESIZE], if_lb[IF_NAMESIZE];
 static bool created;
@@ -253,10 +255,12 @@ int bench_live(struct bench_results *r)
 {
 	struct bench_live *l = &r->live;
 	struct bench_gen *sink = NULL, *gen1 = NULL, *genN = NULL;
+	struct bench_gen *genS = NULL;
 	struct bench_floor *fl = NULL;
+	struct xlb_vip_stats vs, vsn;
 	struct xlb_vip_key k;
 	uint32_t *table = NULL, ids[100];
-	uint8_t frame[BPKT_MAX];
+	uint8_t frame[BPKT_MAX], frame_noct[BPKT_MAX];
 	uint32_t len;
 	struct bxlb x = {};
 	int home = -1, gen_if, lb_if, err;
@@ -270,6 +274,8 @@ int bench_live(struct bench_results *r)
 	l->cpu = bopt.cpu;
 	len = (uint32_t)bpkt_v4(frame, IPPROTO_TCP, 0xac100001U, 0x0a000001U,
 				1024, 80, TCPF_ACK);
+	bpkt_v4(frame_noct, IPPROTO_TCP, 0xac100001U, 0x0a000001U, 1024,
+		LIVE_NOCT_PORT, TCPF_ACK);
 	say("live frames: %.1f s per case, %u flows, CPU %d\n", l->secs,
 	    l->flows, l->cpu);
 
@@ -277,8 +283,9 @@ int bench_live(struct bench_results *r)
 	sink = gen_load(frame, 1);
 	gen1 = gen_load(frame, 1);
 	genN = gen_load(frame, bopt.live_flows);
+	genS = gen_load(frame_noct, bopt.live_flows);
 	fl = bench_floor__open_and_load();
-	if (home < 0 || !sink || !gen1 || !genN || !fl) {
+	if (home < 0 || !sink || !gen1 || !genN || !genS || !fl) {
 		snprintf(l->err, sizeof(l->err),
 			 "cannot load the generator/floor programs: %s",
 			 strerror(errno));
@@ -295,6 +302,10 @@ int bench_live(struct bench_results *r)
 	xkey4(&k, 0x0a000001U, 80, IPPROTO_TCP);
 	if (!err && table)
 		err = bxlb_vip(&x, &k, 0, XLB_ENCAP_IPIP, 0, 0, table, ids);
+	xkey4(&k, 0x0a000001U, LIVE_NOCT_PORT, IPPROTO_TCP);
+	if (!err && table)
+		err = bxlb_vip(&x, &k, 1, XLB_ENCAP_IPIP,
+			       XLB_VIP_F_NO_CONNTRACK, 0, table, ids);
 	if (err || !table) {
 		snprintf(l->err, sizeof(l->err), "cannot load xlb");
 		err = err ? err : -ENOMEM;
@@ -326,21 +337,23 @@ int bench_live(struct bench_results *r)
 	err = run_gen(bpf_program__fd(genN->progs.bench_gen), gen_if, frame,
 		      len, warm, bpf_map__fd(sink->maps.sink_count), home,
 		      &l->xlb_mpps);
-	/* Rounds of xlb then the floor, each with many flows then one:
-	 * what the host's other tenants leave of the cache changes from
-	 * minute to minute, and a round compares the two under the same
-	 * conditions. The medians are kept. */
+	/* Rounds of xlb then the floor, each with many flows then one (and
+	 * for xlb then the many flows again, to the VIP without a
+	 * connection table): what the host's other tenants leave of the
+	 * cache changes from minute to minute, and a round compares them
+	 * under the same conditions. The medians are kept. */
 	for (int k = 0; k < l->rounds && !err; k++) {
-		double *m[4] = { &l->xlb_r[k], &l->xlb1_r[k], &l->floor_r[k],
-				 &l->floor1_r[k] };
+		double *m[5] = { &l->xlb_r[k], &l->xlb1_r[k], &l->xlbn_r[k],
+				 &l->floor_r[k], &l->floor1_r[k] };
+		struct bench_gen *gens[5] = { genN, gen1, genS, genN, gen1 };
 
 		if (k)
 			err = attach(ns_lb, if_lb, x.prog_fd, home, &lb_if);
 		tx0 = bxlb_counter(&x, XLB_CNT_TX);
 		cf0 = bxlb_counter(&x, XLB_CNT_CT_FULL);
 		sk0 = percpu_sum(bpf_map__fd(sink->maps.sink_count));
-		for (int i = 0; i < 4 && !err; i++) {
-			struct bench_gen *g = i % 2 ? gen1 : genN;
+		for (int i = 0; i < 5 && !err; i++) {
+			struct bench_gen *g = gens[i];
 
 			if (i == 1 && !k) {
 				l->xlb_tx = bxlb_counter(&x, XLB_CNT_TX) - tx0;
@@ -350,7 +363,7 @@ int bench_live(struct bench_results *r)
 						  sink->maps.sink_count)) -
 					  sk0;
 			}
-			if (i == 2)
+			if (i == 3)
 				err = attach(
 					ns_lb, if_lb,
 					bpf_program__fd(fl->progs.bench_floor),
@@ -362,10 +375,10 @@ int bench_live(struct bench_results *r)
 					bpf_map__fd(sink->maps.sink_count),
 					home, m[i]);
 		}
-		say("  round %d: xlb %.3f / %.3f Mpps, floor %.3f / %.3f Mpps "
-		    "(many flows / one)\n",
-		    k + 1, l->xlb_r[k], l->xlb1_r[k], l->floor_r[k],
-		    l->floor1_r[k]);
+		say("  round %d: xlb %.3f / %.3f / %.3f Mpps, floor %.3f / "
+		    "%.3f Mpps (many flows / one / many without conntrack)\n",
+		    k + 1, l->xlb_r[k], l->xlb1_r[k], l->xlbn_r[k],
+		    l->floor_r[k], l->floor1_r[k]);
 	}
 	if (err) {
 		snprintf(l->err, sizeof(l->err), "live-frames run failed: %s",
@@ -376,6 +389,7 @@ int bench_live(struct bench_results *r)
 	l->xlb_mpps_1flow = median(l->xlb1_r, l->rounds);
 	l->floor_mpps = median(l->floor_r, l->rounds);
 	l->floor_mpps_1flow = median(l->floor1_r, l->rounds);
+	l->xlb_mpps_noct = median(l->xlbn_r, l->rounds);
 	say("  generated %llu, xlb RX %llu TX %llu, sink %llu\n",
 	    (unsigned long long)percpu_sum(bpf_map__fd(genN->maps.gen_seq)),
 	    (unsigned long long)bxlb_counter(&x, XLB_CNT_RX),
@@ -393,6 +407,20 @@ int bench_live(struct bench_results *r)
 		err = -EPROTO;
 		goto out;
 	}
+	/* each VIP's packets took the path its case is named for */
+	if (bxlb_vip_stats(&x, 0, &vs) || bxlb_vip_stats(&x, 1, &vsn) ||
+	    !vs.ct_hits || !vsn.packets || vsn.ct_hits || vsn.ct_misses) {
+		snprintf(l->err, sizeof(l->err),
+			 "the VIPs' counters do not match their cases "
+			 "(conntrack: ct hits %llu; without: %llu packets, ct "
+			 "hits %llu, misses %llu)",
+			 (unsigned long long)vs.ct_hits,
+			 (unsigned long long)vsn.packets,
+			 (unsigned long long)vsn.ct_hits,
+			 (unsigned long long)vsn.ct_misses);
+		err = -EPROTO;
+		goto out;
+	}
 	l->done = true;
 	say("  xlb %.3f Mpps (1 flow %.3f), floor %.3f Mpps (1 flow %.3f)\n",
 	    l->xlb_mpps, l->xlb_mpps_1flow, l->floor_mpps, l->floor_mpps_1flow);
@@ -405,6 +433,8 @@ out:
 		bench_floor__destroy(fl);
 	if (genN)
 		bench_gen__destroy(genN);
+	if (genS)
+		bench_gen__destroy(genS);
 	if (gen1)
 		bench_gen__destroy(gen1);
 	if (sink)

@@ -43,6 +43,9 @@ need(isinstance(lf.get("floor_mpps"), (int, float)) and lf["floor_mpps"] > 0,
 need(lf.get("rounds", 0) >= 1 and len(lf.get("ratios", [])) == lf["rounds"],
      "live_frames.rounds / ratios: %r" % lf)
 need(lf.get("ct_size") == 1000000, "live_frames.ct_size: %r" % lf)
+need(lf.get("xlb_mpps_no_conntrack", 0) > 0 and
+     len(lf.get("ratios_no_conntrack", [])) == lf["rounds"],
+     "live_frames.xlb_mpps_no_conntrack / ratios_no_conntrack: %r" % lf)
 need(0 < lf.get("bucket_mb", 0) <= lf["flows"] * 64 / 1e6,
      "live_frames.bucket_mb: %r" % lf)
 ml = lf.get("mem_latency_ns", {})
