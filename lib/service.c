@@ -252,15 +252,57 @@ static void blank(char *buf, size_t len, size_t from, size_t to)
 			buf[i] = ' ';
 }
 
+/* libyaml's marks count characters, not bytes, and not a leading UTF-8
+ * byte-order mark; the copy is blanked by byte. A cursor walks from where
+ * it was last, so blanking every key in file order is one pass. */
+struct y_cursor {
+	const char *buf;
+	size_t len, start; /* start: past the byte-order mark */
+	size_t idx, off; /* character @idx begins at byte @off */
+};
+
+static void y_cursor_init(struct y_cursor *c, const char *buf, size_t len)
+{
+	c->buf = buf;
+	c->len = len;
+	c->start = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
+	c->idx = 0;
+	c->off = c->start;
+}
+
+static bool utf8_cont(char b)
+{
+	return ((unsigned char)b & 0xc0) == 0x80;
+}
+
+/* The byte offset of character @idx (@c->len past the end). */
+static size_t y_byte(struct y_cursor *c, size_t idx)
+{
+	while (c->idx < idx && c->off < c->len) {
+		c->off++;
+		while (c->off < c->len && utf8_cont(c->buf[c->off]))
+			c->off++;
+		c->idx++;
+	}
+	while (c->idx > idx && c->off > c->start) {
+		c->off--;
+		while (c->off > c->start && utf8_cont(c->buf[c->off]))
+			c->off--;
+		c->idx--;
+	}
+	return c->off;
+}
+
 static void blank_key(yaml_document_t *d, yaml_node_t *map, const char *key,
-		      char *buf, size_t len)
+		      struct y_cursor *cur, char *buf, size_t len)
 {
 	yaml_node_t *k = NULL, *v = xlb_y_get(d, map, key, &k);
-	size_t end;
+	size_t from, end;
 
 	if (!v)
 		return;
-	end = v->end_mark.index;
+	from = y_byte(cur, k->start_mark.index);
+	end = y_byte(cur, v->end_mark.index);
 	/* In a flow mapping ({a: 1, health_check: {...}, b: 2}) the comma
 	 * after the pair goes too, or two would be left in a row. */
 	if (map->data.mapping.style == YAML_FLOW_MAPPING_STYLE) {
@@ -271,7 +313,7 @@ static void blank_key(yaml_document_t *d, yaml_node_t *map, const char *key,
 		if (i < len && buf[i] == ',')
 			end = i + 1;
 	}
-	blank(buf, len, k->start_mark.index, end);
+	blank(buf, len, from, end);
 }
 
 /**
@@ -340,6 +382,7 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 		 struct xlb_svc_cfg *svc, struct xlb_diag *diag)
 {
 	struct xlb_diag mine = { 0 };
+	struct y_cursor cur;
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	bool have_doc = false, loaded = false;
@@ -388,7 +431,8 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 
 		if (sv)
 			errs += svc_section(&doc, path, sv, svc, &mine);
-		blank_key(&doc, root, "service", copy, len);
+		y_cursor_init(&cur, buf, len);
+		blank_key(&doc, root, "service", &cur, copy, len);
 		for (yaml_node_item_t *it =
 			     vips && vips->type == YAML_SEQUENCE_NODE ?
 				     vips->data.sequence.items.start :
@@ -397,7 +441,7 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 			yaml_node_t *v = yaml_document_get_node(&doc, *it);
 			yaml_node_t *be = xlb_y_get(&doc, v, "backends", NULL);
 
-			blank_key(&doc, v, "health_check", copy, len);
+			blank_key(&doc, v, "health_check", &cur, copy, len);
 			for (yaml_node_item_t *b =
 				     be && be->type == YAML_SEQUENCE_NODE ?
 					     be->data.sequence.items.start :
@@ -405,7 +449,7 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 			     b && b < be->data.sequence.items.top; b++)
 				blank_key(&doc,
 					  yaml_document_get_node(&doc, *b),
-					  "health_check", copy, len);
+					  "health_check", &cur, copy, len);
 		}
 	}
 	err = xlb_config_parse(path, copy, len, cfg, diag);
