@@ -360,6 +360,7 @@ void xlb_state_free(struct xlb_state *st)
 	free(st->slot);
 	free(st->be);
 	free(st->vip_used);
+	free(st->orphan);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -475,9 +476,15 @@ int xlb_state_read(const struct xlb_instance *in, struct xlb_state *st)
 		if (!(b->flags & XLB_BE_F_IN_USE))
 			continue;
 		if (b->vip_id >= XLB_MAX_VIPS || !st->vip_used[b->vip_id]) {
-			xlb_warn(
-				"backend slot %u names VIP id %u, which does not exist; slot left alone\n",
-				s, b->vip_id);
+			if (!st->orphan) {
+				st->orphan = calloc(XLB_MAX_BACKENDS,
+						    sizeof(*st->orphan));
+				if (!st->orphan) {
+					err = -ENOMEM;
+					goto out;
+				}
+			}
+			st->orphan[st->n_orphan++] = s;
 			continue;
 		}
 		i = idx[b->vip_id];
@@ -762,15 +769,33 @@ static int resolve_hw(const struct xlb_config *cfg,
 	return 0;
 }
 
-/* The new VIP index, when any VIP is added, removed or changed. */
-static int plan_index(struct plan *p)
+/* The VIP index @in's datapath reads is @want (all XLB_VIP_INDEX_SLOTS). */
+static bool index_is(const struct xlb_instance *in,
+		     const struct xlb_vip_slot *want)
 {
+	struct xlb_vip_slot *cur = calloc(XLB_VIP_INDEX_SLOTS, sizeof(*cur));
+	bool same = cur && !xlb_vip_index_read(in->index_fd, cur) &&
+		    !memcmp(cur, want, XLB_VIP_INDEX_SLOTS * sizeof(*cur));
+
+	free(cur);
+	return same;
+}
+
+/* The new VIP index, when any VIP is added, removed or changed, or when
+ * the one the datapath reads is not the VIPs' (a reload that was killed
+ * or failed between writing a VIP and swapping in the index leaves it
+ * so, and the next diff of the VIPs alone finds nothing to do). */
+static int plan_index(const struct xlb_instance *in, bool loading,
+		      struct plan *p)
+{
+	bool changed =
+		p->d.vips_added || p->d.vips_removed || p->d.vips_changed;
 	size_t n = p->want.n_vips, bad = 0;
 	struct xlb_vip_key *keys;
 	struct xlb_vip *vips;
 	int err;
 
-	if (!p->d.vips_added && !p->d.vips_removed && !p->d.vips_changed)
+	if (loading && !changed)
 		return 0;
 	p->index = calloc(XLB_VIP_INDEX_SLOTS, sizeof(*p->index));
 	keys = calloc(n ? n : 1, sizeof(*keys));
@@ -788,6 +813,15 @@ static int plan_index(struct plan *p)
 		xlb_err("VIP %s: no free slot in the VIP index within %d of its home (%zu VIPs in %d slots); change or drop this VIP and reload, and please report the configuration\n",
 			p->want.vips[bad].name, XLB_VIP_INDEX_PROBES, n,
 			XLB_VIP_INDEX_SLOTS);
+	if (!err && !changed) {
+		if (index_is(in, p->index)) {
+			free(p->index);
+			p->index = NULL;
+		} else {
+			xlb_warn(
+				"the VIP index the datapath reads does not match the VIPs (an earlier reload stopped half-way?); installing it again\n");
+		}
+	}
 out:
 	free(keys);
 	free(vips);
@@ -968,7 +1002,7 @@ static int plan_make(const struct xlb_instance *in, const struct xlb_state *st,
 	err = plan_rings(in, st, loading, p);
 	if (err)
 		return err;
-	err = plan_index(p);
+	err = plan_index(in, loading, p);
 	if (err)
 		return err;
 	if (p->d.vips_removed) {
@@ -1420,6 +1454,17 @@ static int apply_writes(const struct xlb_instance *in,
 			TRY(be_batch_add(bb, s, &b), "out of memory%s\n", "");
 		}
 	}
+	/* Slots of no VIP (xlb_state_read()) go as removed ones do: no ring
+	 * the datapath can reach names them now that the index is the
+	 * VIPs'. */
+	for (size_t i = 0; i < st->n_orphan; i++) {
+		__u32 s = st->orphan[i];
+
+		b = st->be[s];
+		b.flags = 0;
+		b.gen = next_gen(st->be[s].gen);
+		TRY(be_batch_add(bb, s, &b), "out of memory%s\n", "");
+	}
 	TRY(be_batch_flush(in->backends_fd, bb),
 	    "cannot write backend slots: %s\n", strerror(-err));
 	/* 6. Global settings. */
@@ -1522,6 +1567,10 @@ static int sync_instance(const struct xlb_instance *in,
 	t1 = now_ms();
 	if (rep)
 		rep->ms_read = t1 - t0;
+	if (st.n_orphan)
+		xlb_warn(
+			"%zu backend slot(s) belong to no VIP (an earlier reload stopped half-way?); freeing them\n",
+			st.n_orphan);
 	err = plan_make(in, &st, cfg, loading, &p);
 	if (rep)
 		rep->ms_plan = now_ms() - t1;

@@ -48,6 +48,10 @@ struct xlb_state {
 	struct xlb_backend *be; /* every slot, XLB_MAX_BACKENDS */
 	bool *vip_used; /* XLB_MAX_VIPS */
 	struct xlb_cfg hw; /* xlb_cfg[0] */
+	/* Slots in use that name a VIP id without a VIP: left by a reload
+	 * that stopped half-way; the next reload frees them. */
+	uint32_t *orphan;
+	size_t n_orphan;
 };
 
 /* Outcome of load/reload, for the "reloaded in N ms: ..." line. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "vipindex.h"
@@ -107,6 +108,34 @@ int xlb_vip_index_install(int outer_fd, const struct xlb_vip_slot *slots)
 		err = -errno;
 	free(keys);
 	close(fd); /* the outer map holds it now */
+	return err;
+}
+
+int xlb_vip_index_read(int outer_fd, struct xlb_vip_slot *slots)
+{
+	size_t len = XLB_VIP_INDEX_SLOTS * sizeof(*slots);
+	__u32 zero = 0, id;
+	int fd, err;
+	void *m;
+
+	if (bpf_map_lookup_elem(outer_fd, &zero, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	/* installed mmapable: one copy, not a system call per slot */
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (m != MAP_FAILED) {
+		memcpy(slots, m, len);
+		munmap(m, len);
+		close(fd);
+		return 0;
+	}
+	err = 0;
+	for (__u32 i = 0; i < XLB_VIP_INDEX_SLOTS && !err; i++)
+		if (bpf_map_lookup_elem(fd, &i, &slots[i]))
+			err = -errno;
+	close(fd);
 	return err;
 }
 

@@ -35,6 +35,13 @@ int xlb_vip_index_fill(struct xlb_vip_slot *slots,
 int xlb_vip_index_install(int outer_fd, const struct xlb_vip_slot *slots);
 
 /**
+ * xlb_vip_index_read - the index the datapath reads now, into @slots
+ * (XLB_VIP_INDEX_SLOTS of them). Returns 0, -ENOENT if none is
+ * installed, or -errno.
+ */
+int xlb_vip_index_read(int outer_fd, struct xlb_vip_slot *slots);
+
+/**
  * xlb_vip_index_sync - rebuild the index from a xlb_vips hash map
  *
  * For loaders that write xlb_vips directly (tests, benchmarks); xlbctl

@@ -824,6 +824,130 @@ Test(ctl, reload_after_interrupted_reload_converges)
 		  out);
 }
 
+/* The outer protocol web's packet of flow @sport leaves with, or -action. */
+static int web_outer_proto(uint16_t sport)
+{
+	struct pkt_simple s = { .family = 4,
+				.proto = 6,
+				.sport = sport,
+				.dport = 80,
+				.tcp_flags = PKT_TCP_ACK,
+				.payload = 20 };
+	static struct pkt p;
+	uint8_t out[PKT_MAX];
+	struct pkt_view v;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	pkt_addr("198.51.100.7", s.src);
+	pkt_addr("10.0.0.10", s.dst);
+	pkt_simple(&p, &s);
+	o.data_in = p.data;
+	o.data_size_in = (__u32)p.len;
+	o.data_out = out;
+	o.data_size_out = sizeof(out);
+	o.repeat = 1;
+	cr_assert_eq(bpf_prog_test_run_opts(prog_fd, &o), 0);
+	if (o.retval != XDP_TX)
+		return -(int)o.retval;
+	cr_assert(pkt_parse(out, o.data_size_out, &v) && v.family == 4);
+	return v.proto;
+}
+
+/* A reload killed after it wrote a changed VIP's xlb_vips entry and
+ * before it swapped in the VIP index (written here by hand: web's encap
+ * set to GUE in xlb_vips only). The next reload of the same file reads
+ * the VIP back as the file says, finds no VIP to change, and must still
+ * give the datapath the index the VIPs make. */
+Test(ctl, reload_after_interrupted_reload_installs_the_index)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	struct xlb_vip_key k, next;
+	struct xlb_vip vip;
+	char out[8192];
+	bool found = false;
+	int vips;
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	open_prog();
+	cr_assert_eq(web_outer_proto(1000), IPPROTO_IPIP);
+	vips = pinned("xlb_vips");
+	for (int r = bpf_map_get_next_key(vips, NULL, &next); !r && !found;
+	     r = bpf_map_get_next_key(vips, &k, &next)) {
+		k = next;
+		found = k.addr[0] == htonl(0x0a00000a) && k.port == htons(80);
+	}
+	cr_assert(found, "no xlb_vips entry for web");
+	cr_assert_eq(bpf_map_lookup_elem(vips, &k, &vip), 0);
+	vip.encap = XLB_ENCAP_GUE;
+	vip.gue_port = htons(XLB_GUE_PORT_DEFAULT);
+	cr_assert_eq(bpf_map_update_elem(vips, &k, &vip, 0), 0);
+	close(vips);
+	cr_assert_eq(web_outer_proto(1000), IPPROTO_IPIP,
+		     "the datapath reads the index, not xlb_vips");
+
+	/* web only (web6 is TCP too): the first "protocol: tcp" */
+	cr_assert_eq(
+		sh("sed -i '0,/^    protocol: tcp$/s//&\\n    encap: gue/' %s",
+		   cfgpath),
+		0);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "VIP index the datapath reads does not match"),
+		  "%s", out);
+	cr_assert_eq(web_outer_proto(1000), IPPROTO_UDP, "web is GUE now");
+	/* converged: nothing to say the next time */
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "no changes") && !strstr(out, "VIP index"), "%s",
+		  out);
+}
+
+/* A reload killed between writing an added VIP's backend slots and its
+ * name (or between clearing a removed VIP's name and freeing its slots)
+ * leaves slots in use that name a VIP id without a VIP (written here by
+ * hand). The next reload frees them with a new generation, so remembered
+ * flows cannot match them and a VIP that reuses the id does not adopt
+ * them. */
+Test(ctl, reload_frees_backend_slots_of_no_vip)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	struct xlb_backend o = {}, got;
+	char out[8192];
+	__u32 s;
+	int bes;
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	bes = pinned("xlb_backends");
+	for (s = XLB_MAX_BACKENDS - 1; s > 0; s--) {
+		cr_assert_eq(bpf_map_lookup_elem(bes, &s, &got), 0);
+		if (!(got.flags & XLB_BE_F_IN_USE))
+			break;
+	}
+	o.addr[0] = htonl(0x0a090909);
+	o.family = XLB_FAMILY_V4;
+	o.gen = 5;
+	o.vip_id = 9; /* no VIP has it: ids 0-2 are used */
+	o.weight = 100;
+	o.flags = XLB_BE_F_IN_USE | XLB_BE_F_LIVE | XLB_BE_F_NEW;
+	cr_assert_eq(bpf_map_update_elem(bes, &s, &o, 0), 0);
+
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "1 backend slot(s) belong to no VIP"), "%s", out);
+	cr_assert_eq(bpf_map_lookup_elem(bes, &s, &got), 0);
+	cr_assert_eq(got.flags, 0, "slot %u still in use", s);
+	cr_assert_eq(got.gen, 6, "a new generation");
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "no changes") && !strstr(out, "no VIP"), "%s",
+		  out);
+	close(bes);
+}
+
 /* VIP @vip_id's ring as stored (ids with their marks). */
 static void ring_raw(uint32_t vip_id, uint32_t *v)
 {
