@@ -311,10 +311,10 @@ static __u64 *find(const struct xlb_ct_table *t, const struct xlb_flow_key *f,
 	*empty = -1;
 	for (int i = 0; i < XLB_CT_WAYS; i++) {
 		bool holds = t->family == XLB_FAMILY_V4 ?
-				     xlb_ct4_holds(&b4->way[i], xlb_ct4_key(f),
-						   vkey) :
-				     xlb_ct6_holds(&b6->way[i], src,
-						   xlb_ct6_key(f), vkey);
+				     xlb_ct4_holds(&b4->way[i], b4->way[i].val,
+						   xlb_ct4_key(f), vkey) :
+				     xlb_ct6_holds(&b6->way[i], b6->way[i].val,
+						   src, xlb_ct6_key(f), vkey);
 
 		if (holds)
 			return val_of(t, bucket, i);

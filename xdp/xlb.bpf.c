@@ -163,23 +163,38 @@ struct ct_pos {
 	__u64 old; /* *val as read */
 };
 
+/* One read of a way's val: the decision and the backend come from it. */
+#define ct_val_read(p) (*(volatile __u64 *)(p))
+
+/* The way of bucket @b that holds the flow, and its val in @val. */
 static __always_inline __u64 *ct4_find(struct xlb_ct4_bucket *b, __u64 key,
-				       __u64 vkey)
+				       __u64 vkey, __u64 *val)
 {
 #pragma unroll
-	for (int i = 0; i < XLB_CT_WAYS; i++)
-		if (xlb_ct4_holds(&b->way[i], key, vkey))
+	for (int i = 0; i < XLB_CT_WAYS; i++) {
+		__u64 v = ct_val_read(&b->way[i].val);
+
+		if (xlb_ct4_holds(&b->way[i], v, key, vkey)) {
+			*val = v;
 			return &b->way[i].val;
+		}
+	}
 	return NULL;
 }
 
 static __always_inline __u64 *ct6_find(struct xlb_ct6_bucket *b,
-				       const __u64 *src, __u64 key, __u64 vkey)
+				       const __u64 *src, __u64 key, __u64 vkey,
+				       __u64 *val)
 {
 #pragma unroll
-	for (int i = 0; i < XLB_CT_WAYS; i++)
-		if (xlb_ct6_holds(&b->way[i], src, key, vkey))
+	for (int i = 0; i < XLB_CT_WAYS; i++) {
+		__u64 v = ct_val_read(&b->way[i].val);
+
+		if (xlb_ct6_holds(&b->way[i], v, src, key, vkey)) {
+			*val = v;
 			return &b->way[i].val;
+		}
+	}
 	return NULL;
 }
 
@@ -293,7 +308,7 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
 				      __u32 vip_id, struct ct_pos *pos,
 				      __u32 *id, struct xlb_backend *be)
 {
-	__u64 vkey = xlb_ct_val_key(vip_id), *vp, val;
+	__u64 vkey = xlb_ct_val_key(vip_id), *vp, val = 0;
 	struct xlb_backend *slot_be;
 
 	pos->val = NULL;
@@ -305,7 +320,7 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
 		pos->bucket = b;
 		if (!b)
 			return 0;
-		vp = ct4_find(b, xlb_ct4_key(f), vkey);
+		vp = ct4_find(b, xlb_ct4_key(f), vkey, &val);
 	} else {
 		struct xlb_ct6_bucket *b;
 
@@ -314,12 +329,12 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
 		pos->bucket = b;
 		if (!b)
 			return 0;
-		vp = ct6_find(b, (const __u64 *)f->src, xlb_ct6_key(f), vkey);
+		vp = ct6_find(b, (const __u64 *)f->src, xlb_ct6_key(f), vkey,
+			      &val);
 	}
 	pos->val = vp;
 	if (!vp)
 		return 0;
-	val = *vp;
 	pos->old = val;
 	*id = xlb_ct_val_backend(val);
 	slot_be = bpf_map_lookup_elem(&xlb_backends, id);
@@ -328,8 +343,10 @@ static __always_inline int ct_backend(const struct xlb_flow_key *f, __u32 h,
 	*be = *slot_be;
 	if (!(be->flags & XLB_BE_F_LIVE) || be->gen != (__u32)val)
 		return 0;
-	if (!(val & XLB_CT_V_REF))
-		pos->old = __sync_fetch_and_or(vp, XLB_CT_V_REF) | XLB_CT_V_REF;
+	/* unless another CPU changed the way since it was read */
+	if (!(val & XLB_CT_V_REF) &&
+	    __sync_val_compare_and_swap(vp, val, val | XLB_CT_V_REF) == val)
+		pos->old = val | XLB_CT_V_REF;
 	return 1;
 }
 

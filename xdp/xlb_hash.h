@@ -201,18 +201,21 @@ XLB_INLINE __u64 xlb_ct_val_key(__u32 vip_id)
 	return XLB_CT_V_USED | (__u64)vip_id << XLB_CT_V_VIP_SHIFT;
 }
 
-/* Way @w holds the IPv4 flow whose xlb_ct4_key() is @key, of the VIP
- * whose xlb_ct_val_key() is @vkey. */
-XLB_INLINE int xlb_ct4_holds(const struct xlb_ct4_way *w, __u64 key, __u64 vkey)
+/* Way @w, whose val was read once as @val, holds the IPv4 flow whose
+ * xlb_ct4_key() is @key, of the VIP whose xlb_ct_val_key() is @vkey. The
+ * caller uses that same @val: read again, it could be another flow's,
+ * written meanwhile by an insert on another CPU. */
+XLB_INLINE int xlb_ct4_holds(const struct xlb_ct4_way *w, __u64 val, __u64 key,
+			     __u64 vkey)
 {
-	return (w->val & XLB_CT_V_KEY) == vkey && w->key == key;
+	return (val & XLB_CT_V_KEY) == vkey && w->key == key;
 }
 
 /* The same for IPv6: @src is the flow's source as two words. */
-XLB_INLINE int xlb_ct6_holds(const struct xlb_ct6_way *w, const __u64 *src,
-			     __u64 key, __u64 vkey)
+XLB_INLINE int xlb_ct6_holds(const struct xlb_ct6_way *w, __u64 val,
+			     const __u64 *src, __u64 key, __u64 vkey)
 {
-	return (w->val & XLB_CT_V_KEY) == vkey && w->key == key &&
+	return (val & XLB_CT_V_KEY) == vkey && w->key == key &&
 	       w->src[0] == src[0] && w->src[1] == src[1];
 }
 
