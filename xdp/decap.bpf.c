@@ -78,6 +78,42 @@ static __always_inline __u8 ip_version(void *p, void *data_end, __u8 family)
 	return *(__u8 *)p >> 4;
 }
 
+/* ECN field values (RFC 3168) */
+#define DECAP_ECN_NOT_ECT 0
+#define DECAP_ECN_CE 3
+
+/* The ECN field of the IP header at @p (checked to be there). */
+static __always_inline __u8 ip_ecn(void *p, __u8 family)
+{
+	if (family == 4)
+		return ((struct iphdr *)p)->tos & 3;
+	return (((__u8 *)p)[1] >> 4) & 3; /* traffic class bits 1-0 */
+}
+
+/* Mark the inner header at @p (ECT(0) or ECT(1)) congestion experienced,
+ * as the outer one was on the way (RFC 6040 4.2): a router between the
+ * balancer and this host marked the outer header xlb gave the packet. */
+static __always_inline void ip_set_ce(void *p, __u8 family)
+{
+	if (family == 4) {
+		struct iphdr *iph = p;
+		__u8 old = iph->tos;
+		/* RFC 1624: the checksum over the first 16-bit word, which
+		 * holds the version/IHL byte and the TOS */
+		__u32 sum = (__u16)~iph->check;
+		__u16 w_old = bpf_htons(((__u16) * (__u8 *)p << 8) | old);
+		__u16 w_new = bpf_htons(((__u16) * (__u8 *)p << 8) | (old | 3));
+
+		sum += (__u16)~w_old + w_new;
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		iph->tos = old | 3;
+		iph->check = (__u16)~sum;
+	} else {
+		((__u8 *)p)[1] |= 3 << 4;
+	}
+}
+
 static __always_inline int is_local(const struct xlb_addr_key *k)
 {
 	return bpf_map_lookup_elem(&decap_local, k) != NULL;
@@ -175,6 +211,17 @@ int xlb_decap(struct xdp_md *ctx)
 		return count(DECAP_CNT_PASS_BAD_INNER, XDP_PASS);
 	if (only_local && !is_local(&dst))
 		return count(DECAP_CNT_PASS_NOT_LOCAL, XDP_PASS);
+	/* The outer header's ECN, as routers left it, onto the inner one
+	 * (RFC 6040, normal mode; xlb copied the inner's into the outer). */
+	if (ip_ecn(data + l3, dst.family == XLB_FAMILY_V4 ? 4 : 6) ==
+	    DECAP_ECN_CE) {
+		__u8 in_ecn = ip_ecn(l4, inner);
+
+		if (in_ecn == DECAP_ECN_NOT_ECT)
+			return count(DECAP_CNT_DROP_CE_NOT_ECT, XDP_DROP);
+		if (in_ecn != DECAP_ECN_CE)
+			ip_set_ce(l4, inner);
+	}
 
 	if (proto == IPPROTO_UDP)
 		reason = dst.family == XLB_FAMILY_V4 ? DECAP_CNT_GUE4 :

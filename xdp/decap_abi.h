@@ -21,6 +21,9 @@ enum decap_counter {
 	DECAP_CNT_PASS_BAD_INNER, /* tunnel protocol, inner header missing */
 	DECAP_CNT_PASS_NOT_LOCAL, /* only_local set, outer dst not ours */
 	DECAP_CNT_ADJUST_FAILED, /* bpf_xdp_adjust_head failed */
+	/* outer ECN CE over an inner packet that is not ECN-capable: dropped,
+	 * as RFC 6040 4.2 says (congestion it cannot be told of) */
+	DECAP_CNT_DROP_CE_NOT_ECT,
 	DECAP_CNT_MAX,
 };
 

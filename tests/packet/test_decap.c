@@ -175,15 +175,17 @@ static void run(const char *what, const struct pkt *in, const struct pkt *want,
 }
 
 /* A client's packet as the backend's stack must see it: the outer frame's
- * MACs (router -> backend), any VLAN tags, the client's IP packet. */
-static void inner(struct pkt *p, int family, uint8_t proto, int nvlan)
+ * MACs (router -> backend), any VLAN tags, the client's IP packet with
+ * TOS / traffic class @tos. */
+static void inner_tos(struct pkt *p, int family, uint8_t proto, int nvlan,
+		      uint8_t tos)
 {
 	struct pkt_simple s = { .family = family,
 				.proto = proto,
 				.sport = 40001,
 				.dport = 80,
 				.payload = 200,
-				.tos = 0x10 };
+				.tos = tos };
 
 	memcpy(s.dmac, bmac, 6);
 	memcpy(s.smac, rmac, 6);
@@ -195,6 +197,11 @@ static void inner(struct pkt *p, int family, uint8_t proto, int nvlan)
 		s.vlan_tci[i] = 100 + i;
 	}
 	pkt_simple(p, &s);
+}
+
+static void inner(struct pkt *p, int family, uint8_t proto, int nvlan)
+{
+	inner_tos(p, family, proto, nvlan, 0x10);
 }
 
 /* What xlb sends toward a backend of @family: outer from a derived
@@ -257,6 +264,81 @@ Test(decap, gue, .init = setup)
 	check("GUE: IPv6 in UDP/IPv4", 6, 17, 4, 6080, 0, DECAP_CNT_GUE4);
 	check("GUE: IPv4 in UDP/IPv6", 4, 17, 6, 6080, 0, DECAP_CNT_GUE6);
 	check("GUE: IPv6 in UDP/IPv6", 6, 6, 6, 6080, 0, DECAP_CNT_GUE6);
+}
+
+/* RFC 6040 4.2 (normal mode), as Linux's tunnel devices do it: xlb copies
+ * the inner ECN field into the outer header, routers on the way may mark
+ * the outer one CE, and that mark must reach the inner header. */
+Test(decap, ecn_congestion_marks_reach_the_inner_header, .init = setup)
+{
+	static const struct {
+		uint8_t out, in, want;
+		const char *what;
+	} t[] = {
+		{ 0x13, 0x12, 0x13, "CE over ECT(0)" },
+		{ 0x13, 0x11, 0x13, "CE over ECT(1)" },
+		{ 0x13, 0x13, 0x13, "CE over CE" },
+		{ 0x12, 0x11, 0x11, "ECT(0) over ECT(1)" },
+		{ 0x10, 0x12, 0x12, "Not-ECT over ECT(0)" },
+		{ 0xbb, 0xba, 0xbb, "CE over ECT(0), DSCP 46" },
+	};
+	static const struct {
+		int in, out;
+		uint16_t gue;
+		unsigned int cnt;
+	} f[] = {
+		{ 4, 4, 0, DECAP_CNT_IPIP },	{ 6, 6, 0, DECAP_CNT_IP6IP6 },
+		{ 4, 6, 0, DECAP_CNT_4IN6 },	{ 6, 4, 0, DECAP_CNT_6IN4 },
+		{ 4, 4, 6080, DECAP_CNT_GUE4 }, { 6, 6, 6080, DECAP_CNT_GUE6 },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		for (size_t j = 0; j < sizeof(t) / sizeof(t[0]); j++) {
+			static struct pkt in, want, enc;
+			struct pkt_outer o;
+			char what[96];
+
+			snprintf(what, sizeof(what), "%s, IPv%d in IPv%d%s",
+				 t[j].what, f[i].in, f[i].out,
+				 f[i].gue ? " GUE" : "");
+			inner_tos(&in, f[i].in, 6, 0, t[j].in);
+			inner_tos(&want, f[i].in, 6, 0, t[j].want);
+			outer(&o, f[i].out, f[i].gue);
+			o.tos = t[j].out;
+			pkt_encap(&enc, in.data, in.len, &o);
+			run(what, &enc, &want, f[i].cnt);
+		}
+	}
+}
+
+/* RFC 6040 4.2: CE on the outer header of a packet whose sender did not
+ * ask for ECN cannot be passed on, and the packet is dropped. */
+Test(decap, ecn_ce_over_not_ect_is_dropped, .init = setup)
+{
+	static const int fam[][2] = { { 4, 4 }, { 6, 6 }, { 4, 6 }, { 6, 4 } };
+
+	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		static struct pkt in, enc;
+		uint8_t out[PKT_MAX];
+		struct pkt_outer o;
+		uint64_t before = counter(DECAP_CNT_DROP_CE_NOT_ECT);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1);
+
+		inner_tos(&in, fam[i][0], 6, 0, 0x10);
+		outer(&o, fam[i][1], 0);
+		o.tos = 0x13;
+		pkt_encap(&enc, in.data, in.len, &o);
+		opts.data_in = enc.data;
+		opts.data_size_in = (__u32)enc.len;
+		cr_assert_eq(
+			bpf_prog_test_run_opts(bpf_program__fd(d.prog), &opts),
+			0);
+		cr_assert_eq(opts.retval, XDP_DROP,
+			     "IPv%d in IPv%d: verdict %u", fam[i][0], fam[i][1],
+			     opts.retval);
+		cr_assert_eq(counter(DECAP_CNT_DROP_CE_NOT_ECT) - before, 1);
+	}
 }
 
 Test(decap, vlan_tags_kept, .init = setup)
