@@ -19,11 +19,8 @@
 /* Bytes: a config of 1024 VIPs and 65536 backends is about 3 MiB, so a
  * bigger file is a wrong path, and refusing it bounds our memory. */
 #define CFG_MAX_FILE (16U << 20)
-/* YAML nodes kept in the tree: a full config (65536 backends of 4 keys)
- * needs about 600000; the cap keeps a hostile file from costing GBs. */
-#define CFG_MAX_NODES (1U << 20)
-/* Nesting levels: a valid file needs 4 (top, vips, vip, backend...). */
-#define CFG_MAX_DEPTH 32
+#define CFG_MAX_NODES XLB_CFG_MAX_NODES
+#define CFG_MAX_DEPTH XLB_CFG_MAX_DEPTH
 /* Messages handed back: past this, a summary line stands for the rest. */
 #define CFG_MAX_MSGS 1000
 /* Longest excerpt of a user's value quoted in a message, in bytes. */

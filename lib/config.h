@@ -12,6 +12,12 @@
 
 #include "xlb_abi.h"
 
+/* YAML nodes a config may have: a full config (65536 backends of 4 keys)
+ * needs about 600000; the cap keeps a hostile file from costing GBs. */
+#define XLB_CFG_MAX_NODES (1U << 20)
+/* Nesting levels: a valid file needs 4 (top, vips, vip, backend...). */
+#define XLB_CFG_MAX_DEPTH 32
+
 /* Where a value came from, for messages: file:line:column (1-based). */
 struct xlb_pos {
 	unsigned int line;

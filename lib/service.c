@@ -361,6 +361,47 @@ static int read_file(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
+/* The YAML in @buf is within the config loader's limits of nesting and
+ * nodes (and parses). Checked on the event stream, which stops at the
+ * first excess, before libyaml's loader builds the whole document:
+ * that takes time quadratic in the nesting and gigabytes for a big
+ * file, which the config loader then refuses anyway, with the position. */
+static bool within_limits(const char *buf, size_t len)
+{
+	size_t depth = 0, nodes = 0;
+	bool ok = false, done = false;
+	yaml_parser_t p;
+	yaml_event_t ev;
+
+	if (!yaml_parser_initialize(&p))
+		return false;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	while (!done && yaml_parser_parse(&p, &ev)) {
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			ok = done = true;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			done = ++depth > XLB_CFG_MAX_DEPTH;
+			/* fall through */
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
+			done = done || ++nodes > XLB_CFG_MAX_NODES;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return ok;
+}
+
 static void diag_move(struct xlb_diag *to, struct xlb_diag *from)
 {
 	for (size_t i = 0; i < from->n; i++) {
@@ -421,8 +462,9 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 	}
 	memcpy(copy, buf, len + 1);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	/* A syntax error: the datapath parser reports it with its position. */
-	loaded = yaml_parser_load(&parser, &doc);
+	/* A syntax error or a file past the limits: the datapath parser
+	 * reports it with its position. */
+	loaded = within_limits(buf, len) && yaml_parser_load(&parser, &doc);
 	have_doc = loaded && yaml_document_get_root_node(&doc);
 	if (have_doc) {
 		yaml_node_t *root = yaml_document_get_root_node(&doc);

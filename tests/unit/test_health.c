@@ -766,6 +766,34 @@ Test(health_parse, non_ascii_text_and_a_bom_do_not_move_the_blanking)
 	}
 }
 
+/* The service keys are found with libyaml's loader, which takes time
+ * quadratic in the nesting: 100,000 levels ran for minutes (in the
+ * service loop, on every save) before the config loader's own limit of 32
+ * levels got to say so. Now the limits are checked first. */
+Test(health_parse, deep_nesting_is_refused_fast, .timeout = 10)
+{
+	enum { LEVELS = 100000 };
+	static const char head[] = "interface: lo\nvips: ";
+	size_t len = sizeof(head) - 1 + 2 * LEVELS + 1;
+	struct xlb_config cfg;
+	struct xlb_svc_cfg svc;
+	struct xlb_diag d = { 0 };
+	char *text = malloc(len + 1), *p;
+
+	cr_assert_not_null(text);
+	memcpy(text, head, sizeof(head) - 1);
+	memset(text + sizeof(head) - 1, '[', LEVELS);
+	memset(text + sizeof(head) - 1 + LEVELS, ']', LEVELS);
+	text[len - 1] = '\n';
+	text[len] = '\0';
+	p = write_tmp(text);
+	free(text);
+	cr_assert_eq(xlb_svc_load(p, &cfg, &svc, &d), -EINVAL);
+	cr_assert(has_msg(&d, "nesting deeper than 32 levels"));
+	xlb_diag_free(&d);
+	unlink(p);
+}
+
 Test(health_parse, flow_style_mappings)
 {
 	struct xlb_config cfg;
