@@ -789,7 +789,7 @@ static bool get_uint(struct ctx *c, const char *key, const struct node *v,
 	}
 	if (!digits || s != v->str + v->len)
 		goto not_number;
-	if ((neg && val) || val < min || val > max) {
+	if (neg || val < min || val > max) { /* -0 too: the docs allow '+' */
 		err_at(c, &v->pos, "'%s' %s is out of range; allowed: %s", key,
 		       node_text(v, ex, sizeof(ex)), allowed);
 		return false;

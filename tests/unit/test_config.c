@@ -876,12 +876,21 @@ Test(config_values, port_and_weight_out_of_range)
 		     "    backends:\n      - address: 10.1.0.1\n"
 		     "        weight: 65536\n      - address: 10.1.0.2\n"
 		     "        weight: -1\n      - address: 10.1.0.3\n"
-		     "        weight: 99999999999999999999999\n",
+		     "        weight: 99999999999999999999999\n"
+		     "      - address: 10.1.0.4\n"
+		     "        weight: -0\n",
 		"t.yaml:5:11: error: 'port' 65536 is out of range; allowed: 0..65535 (0 = every port)",
 		"t.yaml:7:15: error: 'gue_port' 0 is out of range; allowed: 1..65535",
 		"t.yaml:10:17: error: 'weight' 65536 is out of range; allowed: 0..65535",
 		"t.yaml:12:17: error: 'weight' -1 is out of range; allowed: 0..65535",
-		"t.yaml:14:17: error: 'weight' 99999999999999999999999 is out of range; allowed: 0..65535");
+		"t.yaml:14:17: error: 'weight' 99999999999999999999999 is out of range; allowed: 0..65535",
+		"t.yaml:16:17: error: 'weight' -0 is out of range; allowed: 0..65535");
+	/* -0 as a port was read as 0, every port */
+	expect_errors(
+		HEAD "vips:\n  - name: web\n    address: 10.0.0.10\n"
+		     "    port: -0\n    protocol: tcp\n"
+		     "    backends:\n      - address: 10.1.0.1\n",
+		"t.yaml:5:11: error: 'port' -0 is out of range; allowed: 0..65535 (0 = every port)");
 }
 
 Test(config_values, table_size_not_prime_or_too_large)
