@@ -923,6 +923,20 @@ static bool get_addr(struct ctx *c, const char *what, const struct node *v,
 			       what, ex, fam_hint[family]);
 		return false;
 	}
+	if (out->family == XLB_FAMILY_V6) {
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+		const uint8_t *b = (const uint8_t *)out->a;
+
+		/* ::ffff:a.b.c.d is how a dual-stack socket shows an IPv4
+		 * peer; no packet carries it, and it would dodge the
+		 * duplicate and loopback checks of the IPv4 address */
+		if (!memcmp(b, mapped, sizeof(mapped))) {
+			err_at(c, &v->pos,
+			       "%s address '%s' is an IPv4-mapped IPv6 address, which no packet carries; write the IPv4 address %u.%u.%u.%u",
+			       what, ex, b[12], b[13], b[14], b[15]);
+			return false;
+		}
+	}
 	if (family && out->family != family) {
 		err_at(c, &v->pos,
 		       "%s address '%s' is an IPv%d address; give %s", what, ex,

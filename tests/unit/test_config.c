@@ -868,6 +868,19 @@ Test(config_values, bad_vip_names)
 		"t.yaml:8:11: error: vip name 'abcdefghijklmnopqrstuvwxyz0123456' is 33 bytes long; use 1..31 characters from A-Z a-z 0-9 _ . -");
 }
 
+Test(config_values, ipv4_mapped_addresses_refused)
+{
+	expect_errors(
+		HEAD "vips:\n  - name: web\n    address: ::ffff:10.0.0.10\n"
+		     "    port: 80\n    protocol: tcp\n"
+		     "    backends:\n      - address: 10.1.0.1\n"
+		     "      - address: ::FFFF:10.1.0.1\n"
+		     "      - address: ::ffff:127.0.0.1\n",
+		"t.yaml:4:14: error: vip address '::ffff:10.0.0.10' is an IPv4-mapped IPv6 address, which no packet carries; write the IPv4 address 10.0.0.10",
+		"t.yaml:9:18: error: backend address '::FFFF:10.1.0.1' is an IPv4-mapped IPv6 address, which no packet carries; write the IPv4 address 10.1.0.1",
+		"t.yaml:10:18: error: backend address '::ffff:127.0.0.1' is an IPv4-mapped IPv6 address, which no packet carries; write the IPv4 address 127.0.0.1");
+}
+
 Test(config_values, port_and_weight_out_of_range)
 {
 	expect_errors(
