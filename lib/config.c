@@ -584,6 +584,7 @@ enum {
 	T_CT,
 	T_MTU,
 	T_TOOBIG,
+	T_SERVICE,
 	T_VIPS,
 	T_N
 };
@@ -596,6 +597,7 @@ static const char *const top_keys[T_N + 1] = {
 	[T_CT] = "conntrack_size",
 	[T_MTU] = "mtu",
 	[T_TOOBIG] = "icmp_too_big",
+	[T_SERVICE] = "service", /* read by lib/service.c */
 	[T_VIPS] = "vips",
 };
 
@@ -615,23 +617,25 @@ enum {
 	V_ECHO,
 	V_ENCAP,
 	V_GUE,
+	V_HEALTH,
 	V_BACKENDS,
 	V_N
 };
 static const char *const vip_keys[V_N + 1] = {
-	[V_NAME] = "name",	   [V_ADDR] = "address", [V_PORT] = "port",
-	[V_PROTO] = "protocol",	   [V_HASH] = "hash",	 [V_CT] = "conntrack",
-	[V_ECHO] = "icmp_echo",	   [V_ENCAP] = "encap",	 [V_GUE] = "gue_port",
+	[V_NAME] = "name",	     [V_ADDR] = "address", [V_PORT] = "port",
+	[V_PROTO] = "protocol",	     [V_HASH] = "hash",	   [V_CT] = "conntrack",
+	[V_ECHO] = "icmp_echo",	     [V_ENCAP] = "encap",  [V_GUE] = "gue_port",
+	[V_HEALTH] = "health_check", /* read by lib/health.c */
 	[V_BACKENDS] = "backends",
 };
 
-enum { B_ADDR, B_WEIGHT, B_STATE, B_ENCAP, B_N };
-static const char *const be_keys[B_N + 1] = {
-	[B_ADDR] = "address",
-	[B_WEIGHT] = "weight",
-	[B_STATE] = "state",
-	[B_ENCAP] = "encap",
-};
+enum { B_ADDR, B_WEIGHT, B_STATE, B_ENCAP, B_HEALTH, B_N };
+static const char
+	*const be_keys[B_N + 1] = {
+		[B_ADDR] = "address",	     [B_WEIGHT] = "weight",
+		[B_STATE] = "state",	     [B_ENCAP] = "encap",
+		[B_HEALTH] = "health_check", /* read by lib/health.c */
+	};
 
 /* Where a key that is unknown in one mapping does belong. */
 static const struct {
@@ -1076,7 +1080,7 @@ static void parse_backends(struct ctx *c, const struct node *list,
 			continue;
 		if (m->kind != NODE_MAP) {
 			err_at(c, &m->pos,
-			       "a backend must be a mapping, not %s; write '- address: 10.1.0.1' (keys: address, weight, state, encap)",
+			       "a backend must be a mapping, not %s; write '- address: 10.1.0.1' (keys: address, weight, state, encap, health_check)",
 			       describe(m, d, sizeof(d)));
 			continue;
 		}

@@ -243,79 +243,6 @@ static int svc_section(yaml_document_t *d, const char *name, yaml_node_t *sv,
 	return errs;
 }
 
-/* Blank [from, to) of @buf with spaces, keeping line breaks, so the
- * datapath parser's line:column stay those of the file. */
-static void blank(char *buf, size_t len, size_t from, size_t to)
-{
-	for (size_t i = from; i < to && i < len; i++)
-		if (buf[i] != '\n' && buf[i] != '\r')
-			buf[i] = ' ';
-}
-
-/* libyaml's marks count characters, not bytes, and not a leading UTF-8
- * byte-order mark; the copy is blanked by byte. A cursor walks from where
- * it was last, so blanking every key in file order is one pass. */
-struct y_cursor {
-	const char *buf;
-	size_t len, start; /* start: past the byte-order mark */
-	size_t idx, off; /* character @idx begins at byte @off */
-};
-
-static void y_cursor_init(struct y_cursor *c, const char *buf, size_t len)
-{
-	c->buf = buf;
-	c->len = len;
-	c->start = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
-	c->idx = 0;
-	c->off = c->start;
-}
-
-static bool utf8_cont(char b)
-{
-	return ((unsigned char)b & 0xc0) == 0x80;
-}
-
-/* The byte offset of character @idx (@c->len past the end). */
-static size_t y_byte(struct y_cursor *c, size_t idx)
-{
-	while (c->idx < idx && c->off < c->len) {
-		c->off++;
-		while (c->off < c->len && utf8_cont(c->buf[c->off]))
-			c->off++;
-		c->idx++;
-	}
-	while (c->idx > idx && c->off > c->start) {
-		c->off--;
-		while (c->off > c->start && utf8_cont(c->buf[c->off]))
-			c->off--;
-		c->idx--;
-	}
-	return c->off;
-}
-
-static void blank_key(yaml_document_t *d, yaml_node_t *map, const char *key,
-		      struct y_cursor *cur, char *buf, size_t len)
-{
-	yaml_node_t *k = NULL, *v = xlb_y_get(d, map, key, &k);
-	size_t from, end;
-
-	if (!v)
-		return;
-	from = y_byte(cur, k->start_mark.index);
-	end = y_byte(cur, v->end_mark.index);
-	/* In a flow mapping ({a: 1, health_check: {...}, b: 2}) the comma
-	 * after the pair goes too, or two would be left in a row. */
-	if (map->data.mapping.style == YAML_FLOW_MAPPING_STYLE) {
-		size_t i = end;
-
-		while (i < len && strchr(" \t\r\n", buf[i]))
-			i++;
-		if (i < len && buf[i] == ',')
-			end = i + 1;
-	}
-	blank(buf, len, from, end);
-}
-
 /**
  * read_file - the config file's bytes
  * Returns 0, -ENOMEM, or 1 when the file cannot be opened or read or is
@@ -402,18 +329,55 @@ static bool within_limits(const char *buf, size_t len)
 	return ok;
 }
 
-static void diag_move(struct xlb_diag *to, struct xlb_diag *from)
+/* Where message @m ("PATH:LINE:COL: ...") points in @path, as one
+ * number that orders by line, then column; past every position if it
+ * names none (a summary line). */
+static uint64_t msg_pos(const char *m, const char *path)
 {
-	for (size_t i = 0; i < from->n; i++) {
-		char **m = realloc(to->msgs, (to->n + 1) * sizeof(*m));
+	size_t n = strlen(path);
+	unsigned int line, col;
 
-		if (!m) {
-			free(from->msgs[i]);
-			continue;
-		}
-		to->msgs = m;
-		to->msgs[to->n++] = from->msgs[i];
+	if (strncmp(m, path, n) || m[n] != ':' ||
+	    sscanf(m + n + 1, "%u:%u:", &line, &col) != 2)
+		return UINT64_MAX;
+	return (uint64_t)line << 32 | col;
+}
+
+/* Add @from's messages to @to's, all in file order as the docs promise:
+ * @to holds the datapath loader's (sorted), @from the service's. */
+static void diag_merge(struct xlb_diag *to, struct xlb_diag *from,
+		       const char *path)
+{
+	size_t n = to->n + from->n, a = 0, b = 0, k = 0;
+	char **m;
+
+	/* the service's come per section: sort them (stable) */
+	for (size_t i = 1; i < from->n; i++) {
+		char *x = from->msgs[i];
+		uint64_t p = msg_pos(x, path);
+		size_t j = i;
+
+		for (; j > 0 && msg_pos(from->msgs[j - 1], path) > p; j--)
+			from->msgs[j] = from->msgs[j - 1];
+		from->msgs[j] = x;
 	}
+	m = n ? malloc(n * sizeof(*m)) : NULL;
+	if (!m) {
+		for (size_t i = 0; i < from->n; i++)
+			free(from->msgs[i]);
+		goto out;
+	}
+	while (a < to->n || b < from->n)
+		if (b == from->n ||
+		    (a < to->n && msg_pos(to->msgs[a], path) <=
+					  msg_pos(from->msgs[b], path)))
+			m[k++] = to->msgs[a++];
+		else
+			m[k++] = from->msgs[b++];
+	free(to->msgs);
+	to->msgs = m;
+	to->n = n;
+out:
 	free(from->msgs);
 	from->msgs = NULL;
 	from->n = 0;
@@ -423,11 +387,10 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 		 struct xlb_svc_cfg *svc, struct xlb_diag *diag)
 {
 	struct xlb_diag mine = { 0 };
-	struct y_cursor cur;
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	bool have_doc = false, loaded = false;
-	char *buf = NULL, *copy = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	int err, errs = 0;
 
@@ -454,13 +417,10 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 		}
 		return err;
 	}
-	copy = malloc(len + 1);
-	if (!copy || !yaml_parser_initialize(&parser)) {
+	if (!yaml_parser_initialize(&parser)) {
 		free(buf);
-		free(copy);
 		return -ENOMEM;
 	}
-	memcpy(copy, buf, len + 1);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	/* A syntax error or a file past the limits: the datapath parser
 	 * reports it with its position. */
@@ -469,32 +429,13 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 	if (have_doc) {
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
 		yaml_node_t *sv = xlb_y_get(&doc, root, "service", NULL);
-		yaml_node_t *vips = xlb_y_get(&doc, root, "vips", NULL);
 
 		if (sv)
 			errs += svc_section(&doc, path, sv, svc, &mine);
-		y_cursor_init(&cur, buf, len);
-		blank_key(&doc, root, "service", &cur, copy, len);
-		for (yaml_node_item_t *it =
-			     vips && vips->type == YAML_SEQUENCE_NODE ?
-				     vips->data.sequence.items.start :
-				     NULL;
-		     it && it < vips->data.sequence.items.top; it++) {
-			yaml_node_t *v = yaml_document_get_node(&doc, *it);
-			yaml_node_t *be = xlb_y_get(&doc, v, "backends", NULL);
-
-			blank_key(&doc, v, "health_check", &cur, copy, len);
-			for (yaml_node_item_t *b =
-				     be && be->type == YAML_SEQUENCE_NODE ?
-					     be->data.sequence.items.start :
-					     NULL;
-			     b && b < be->data.sequence.items.top; b++)
-				blank_key(&doc,
-					  yaml_document_get_node(&doc, *b),
-					  "health_check", &cur, copy, len);
-		}
 	}
-	err = xlb_config_parse(path, copy, len, cfg, diag);
+	/* the datapath loader knows the service and health_check keys
+	 * and leaves them to us */
+	err = xlb_config_parse(path, buf, len, cfg, diag);
 	if (!err && have_doc) {
 		int r = xlb_hc_parse(&doc, path, cfg, &svc->hc, &mine);
 
@@ -503,12 +444,11 @@ int xlb_svc_load(const char *path, struct xlb_config *cfg,
 		else
 			errs += r;
 	}
-	diag_move(diag, &mine);
+	diag_merge(diag, &mine, path);
 	if (loaded) /* an empty document too: it has allocated */
 		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	free(buf);
-	free(copy);
 	if (!err && errs)
 		err = -EINVAL;
 	if (err) {

@@ -40,9 +40,9 @@ struct xlb_svc_cfg {
  * @svc:  the service: section and the health_check: blocks
  * @diag: every error, "file:line:col: error: ..."
  *
- * The service keys are read here and hidden (blanked, positions kept)
- * from the datapath parser. Returns 0, -EINVAL (errors in @diag) or
- * another -errno. Free with xlb_config_free and xlb_svc_cfg_free.
+ * The service keys are read here; the datapath parser knows them and
+ * leaves them alone. Messages of both come in file order. Returns 0,
+ * -EINVAL (errors in @diag) or another -errno. Free with xlb_config_free and xlb_svc_cfg_free.
  */
 int xlb_svc_load(const char *path, struct xlb_config *cfg,
 		 struct xlb_svc_cfg *svc, struct xlb_diag *diag);

@@ -586,7 +586,7 @@ Test(config_yaml, key_not_a_scalar)
 {
 	expect_errors(
 		HEAD "? [a, b]\n: 1\nvips:\n" VIP_WEB,
-		"t.yaml:2:3: error: a key in the top level must be a name, not a list; allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, vips");
+		"t.yaml:2:3: error: a key in the top level must be a name, not a list; allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, service, vips");
 }
 
 /* ---- Keys --------------------------------------------------------------- */
@@ -595,7 +595,7 @@ Test(config_keys, unknown_key_did_you_mean_backend)
 {
 	expect_errors(
 		HEAD "vips:\n" VIP_WEB "        wieght: 5\n",
-		"t.yaml:9:9: error: unknown key 'wieght' in backend; did you mean 'weight'? (allowed: address, weight, state, encap)");
+		"t.yaml:9:9: error: unknown key 'wieght' in backend; did you mean 'weight'? (allowed: address, weight, state, encap, health_check)");
 }
 
 Test(config_keys, unknown_key_did_you_mean_top_and_vip)
@@ -603,17 +603,17 @@ Test(config_keys, unknown_key_did_you_mean_top_and_vip)
 	expect_errors(
 		"Interface: eth0\nmtu_size: 1400\nvips:\n" VIP_WEB
 		"    protcol: udp\n",
-		"t.yaml:1:1: error: unknown key 'Interface' in the top level; did you mean 'interface'? (allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, vips)",
+		"t.yaml:1:1: error: unknown key 'Interface' in the top level; did you mean 'interface'? (allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, service, vips)",
 		"t.yaml:1:1: error: missing required key 'interface' in the top level; required: interface, vips",
-		"t.yaml:2:1: error: unknown key 'mtu_size' in the top level; allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, vips",
-		"t.yaml:10:5: error: unknown key 'protcol' in vip 'web'; did you mean 'protocol'? (allowed: name, address, port, protocol, hash, conntrack, icmp_echo, encap, gue_port, backends)");
+		"t.yaml:2:1: error: unknown key 'mtu_size' in the top level; allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, service, vips",
+		"t.yaml:10:5: error: unknown key 'protcol' in vip 'web'; did you mean 'protocol'? (allowed: name, address, port, protocol, hash, conntrack, icmp_echo, encap, gue_port, health_check, backends)");
 }
 
 Test(config_keys, unknown_key_without_suggestion)
 {
 	expect_errors(
 		HEAD "vips:\n" VIP_WEB "        colour: blue\n",
-		"t.yaml:9:9: error: unknown key 'colour' in backend; allowed: address, weight, state, encap");
+		"t.yaml:9:9: error: unknown key 'colour' in backend; allowed: address, weight, state, encap, health_check");
 }
 
 Test(config_keys, key_in_the_wrong_place)
@@ -621,7 +621,7 @@ Test(config_keys, key_in_the_wrong_place)
 	expect_errors(
 		HEAD "vips:\n" VIP_WEB "    weight: 3\n"
 		     "encap_source:\n  ipv4: 10.0.0.1\n  mtu: 1400\n",
-		"t.yaml:9:5: error: unknown key 'weight' in vip 'web'; it belongs in a backend: check the indentation (allowed here: name, address, port, protocol, hash, conntrack, icmp_echo, encap, gue_port, backends)",
+		"t.yaml:9:5: error: unknown key 'weight' in vip 'web'; it belongs in a backend: check the indentation (allowed here: name, address, port, protocol, hash, conntrack, icmp_echo, encap, gue_port, health_check, backends)",
 		"t.yaml:12:3: error: unknown key 'mtu' in encap_source; it belongs in the top level: check the indentation (allowed here: ipv4, ipv6)");
 }
 
@@ -748,7 +748,7 @@ Test(config_types, vips_and_backends_not_lists)
 		"t.yaml:8:15: error: 'backends' of vip 'w2' must be a list, not '10.1.0.1'; write one '- address: ...' item per backend");
 	expect_errors(
 		HEAD "vips:\n" VIP_WEB "      - 10.1.0.2\n",
-		"t.yaml:9:9: error: a backend must be a mapping, not '10.1.0.2'; write '- address: 10.1.0.1' (keys: address, weight, state, encap)");
+		"t.yaml:9:9: error: a backend must be a mapping, not '10.1.0.2'; write '- address: 10.1.0.1' (keys: address, weight, state, encap, health_check)");
 	expect_errors(
 		HEAD "vips: []\n",
 		"t.yaml:2:7: error: 'vips' is empty; add at least one vip (name, address, port, protocol, backends)");
@@ -1120,7 +1120,7 @@ Test(config_limits, message_count_is_capped)
 	cr_assert_eq(diag.n, 1001);
 	cr_assert_str_eq(
 		diag.msgs[0],
-		"t.yaml:9:9: error: unknown key 'x0' in backend; allowed: address, weight, state, encap");
+		"t.yaml:9:9: error: unknown key 'x0' in backend; allowed: address, weight, state, encap, health_check");
 	cr_assert_str_eq(
 		diag.msgs[1000],
 		"t.yaml: error: 500 more errors not shown; fix the ones above and check again");
@@ -1142,11 +1142,11 @@ Test(config_many, all_errors_reported_in_file_order)
 		FIXTURES
 		"/many-errors.yaml:7:20: error: 'maglev_table_size' 1000 is not a prime; use 997 or 1009 (Maglev needs a prime table size)",
 		FIXTURES
-		"/many-errors.yaml:8:1: error: unknown key 'mut' in the top level; did you mean 'mtu'? (allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, vips)",
+		"/many-errors.yaml:8:1: error: unknown key 'mut' in the top level; did you mean 'mtu'? (allowed: interface, mode, gateway_mac, encap_source, maglev_table_size, conntrack_size, mtu, icmp_too_big, service, vips)",
 		FIXTURES
 		"/many-errors.yaml:12:15: error: invalid protocol 'tcpp'; did you mean 'tcp'? (allowed: tcp, udp)",
 		FIXTURES
-		"/many-errors.yaml:16:9: error: unknown key 'wieght' in backend; did you mean 'weight'? (allowed: address, weight, state, encap)",
+		"/many-errors.yaml:16:9: error: unknown key 'wieght' in backend; did you mean 'weight'? (allowed: address, weight, state, encap, health_check)",
 		FIXTURES
 		"/many-errors.yaml:17:18: error: duplicate backend 10.1.0.1 in vip 'web' (first at line 15); list each backend once",
 		FIXTURES

@@ -794,6 +794,58 @@ Test(health_parse, deep_nesting_is_refused_fast, .timeout = 10)
 	unlink(p);
 }
 
+/* The datapath loader knows the service keys (and leaves them to the
+ * service): a second one is a duplicate, a typo gets a suggestion, and
+ * the messages of both come in file order. */
+Test(health_parse, service_keys_get_the_loaders_messages_in_file_order)
+{
+	struct xlb_config cfg;
+	struct xlb_svc_cfg svc;
+	struct xlb_diag d = { 0 };
+	char *p = write_tmp("interface: lo\n"
+			    "service:\n"
+			    "  log_format: xml\n"
+			    "  metrix_listen: 127.0.0.1:9100\n"
+			    "service:\n"
+			    "  on_exit: keep\n"
+			    "servcie: {}\n"
+			    "vips:\n"
+			    "  - name: web\n"
+			    "    address: 10.0.0.10\n"
+			    "    port: 80\n"
+			    "    protocol: tcp\n"
+			    "    health_check: {type: tcp}\n"
+			    "    health_check: {type: http}\n"
+			    "    backends:\n"
+			    "      - address: 10.1.0.1\n"
+			    "        weight: 70000\n");
+	char want[5][160];
+
+	cr_assert_eq(xlb_svc_load(p, &cfg, &svc, &d), -EINVAL);
+	for (size_t i = 0; i < d.n; i++)
+		cr_log_info("%s", d.msgs[i]);
+	snprintf(want[0], sizeof(want[0]), "%s:3:15: error: log_format", p);
+	snprintf(want[1], sizeof(want[1]), "%s:4:3: error: unknown key", p);
+	snprintf(want[2], sizeof(want[2]),
+		 "%s:5:1: error: duplicate key 'service' in the top level "
+		 "(first at line 2)",
+		 p);
+	snprintf(want[3], sizeof(want[3]),
+		 "%s:7:1: error: unknown key 'servcie' in the top level; did "
+		 "you mean 'service'?",
+		 p);
+	snprintf(want[4], sizeof(want[4]),
+		 "%s:14:5: error: duplicate key 'health_check'", p);
+	cr_assert_geq(d.n, 6);
+	for (size_t i = 0; i < 5; i++)
+		cr_assert(!strncmp(d.msgs[i], want[i], strlen(want[i])),
+			  "message %zu: %s, want %s...", i, d.msgs[i], want[i]);
+	cr_assert(strstr(d.msgs[5], ":17:17: error: 'weight' 70000"), "%s",
+		  d.msgs[5]);
+	xlb_diag_free(&d);
+	unlink(p);
+}
+
 Test(health_parse, flow_style_mappings)
 {
 	struct xlb_config cfg;
