@@ -199,17 +199,19 @@ static struct xlb_pos mark_pos(const yaml_mark_t *m)
 				 (unsigned int)m->column + 1 };
 }
 
-/* Reader errors carry a byte offset, not a mark: count lines up to it. */
+/* Reader errors carry a byte offset, not a mark: count lines up to it,
+ * and characters, as marks do (not a UTF-8 sequence's continuation
+ * bytes, nor a byte-order mark). */
 static struct xlb_pos offset_pos(const char *buf, size_t len, size_t off)
 {
 	struct xlb_pos p = { 1, 1 };
-	size_t i;
+	size_t i = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
 
-	for (i = 0; i < off && i < len; i++) {
+	for (; i < off && i < len; i++) {
 		if (buf[i] == '\n') {
 			p.line++;
 			p.col = 1;
-		} else {
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
 			p.col++;
 		}
 	}
@@ -1671,6 +1673,17 @@ static int parse_buf(struct ctx *c, const char *buf, size_t len,
 	/* NULL after an error means the YAML could not be read: there is
 	 * nothing more to check. Aliases and a second document are reported
 	 * but leave a tree to check. */
+	/* libyaml reads UTF-16 too, which the docs (and editors' diffs of
+	 * the file) do not expect */
+	if (len >= 2 &&
+	    (!memcmp(buf, "\xff\xfe", 2) || !memcmp(buf, "\xfe\xff", 2))) {
+		struct xlb_pos at = { 1, 1 };
+
+		err_at(c, &at,
+		       "the file is UTF-16 text (it starts with a UTF-16 byte-order mark); an xlb config must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8");
+		xlb_config_free(cfg);
+		return -EINVAL;
+	}
 	n_errors = c->n_errors;
 	root = build_tree(c, buf, len);
 	if (root || c->n_errors == n_errors)

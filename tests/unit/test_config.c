@@ -868,6 +868,37 @@ Test(config_values, bad_vip_names)
 		"t.yaml:8:11: error: vip name 'abcdefghijklmnopqrstuvwxyz0123456' is 33 bytes long; use 1..31 characters from A-Z a-z 0-9 _ . -");
 }
 
+/* Reader errors are placed by counting bytes: count characters instead,
+ * as every other position does, and not a byte-order mark. */
+Test(config_yaml, encoding_error_columns_count_characters)
+{
+	expect_errors("interface: eth0\n# Z\xc3\xbcrich \xff\nvips: []\n",
+		      "t.yaml:2:10: error: invalid input: invalid leading "
+		      "UTF-8 octet (0xff); an xlb config must be UTF-8 text");
+	expect_errors("\xef\xbb\xbfinterface: \x01"
+		      "eth0\n",
+		      "t.yaml:1:12: error: invalid input: control characters "
+		      "are not allowed (0x01); an xlb config must be UTF-8 "
+		      "text");
+}
+
+Test(config_yaml, utf16_refused)
+{
+	static const char le[] = "\xff\xfei\0n\0t\0e\0r\0f\0a\0c\0e\0:\0 "
+				 "\0l\0o\0\n\0";
+	struct xlb_config cfg;
+	struct xlb_diag diag;
+
+	cr_assert_eq(
+		xlb_config_parse("t.yaml", le, sizeof(le) - 1, &cfg, &diag),
+		-EINVAL);
+	cr_assert_eq(diag.n, 1);
+	cr_assert_str_eq(
+		diag.msgs[0],
+		"t.yaml:1:1: error: the file is UTF-16 text (it starts with a UTF-16 byte-order mark); an xlb config must be UTF-8: convert it, e.g. iconv -f UTF-16 -t UTF-8");
+	xlb_diag_free(&diag);
+}
+
 Test(config_values, ipv4_mapped_addresses_refused)
 {
 	expect_errors(
