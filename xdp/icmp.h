@@ -6,10 +6,12 @@
 
 #include "encap.h"
 
-/* Bytes of the offending IPv6 packet quoted in a packet-too-big: its
- * header and the L4 ports are all the client's stack needs to match the
- * socket; a constant keeps the checksum loop short. */
-#define XLB_ICMP6_QUOTE 64
+/* Most bytes of the offending IPv6 packet quoted in a packet-too-big: as
+ * much as keeps the reply within the minimum IPv6 MTU (RFC 4443 2.4(c)),
+ * as Linux does. The client's stack needs the ports to match the socket,
+ * and they follow any extension headers (a fixed 64 bytes left them out
+ * behind 24 bytes of them). */
+#define XLB_ICMP6_QUOTE_MAX (1280 - 40 - 8)
 /* Largest IPv4 quote: a 60-byte header with options + 8 bytes. */
 #define XLB_ICMP4_QUOTE_MAX 68
 
@@ -244,13 +246,14 @@ static __always_inline int too_big_v4(struct xdp_md *ctx, const struct pkt *p,
 }
 
 /* Same for IPv6: ICMPv6 packet too big (RFC 4443), quoting the first
- * XLB_ICMP6_QUOTE bytes (or the whole packet if shorter, rounded to
+ * XLB_ICMP6_QUOTE_MAX bytes (or the whole packet if shorter, rounded to
  * even). */
 static __always_inline int too_big_v6(struct xdp_md *ctx, const struct pkt *p,
 				      __u32 mtu)
 {
 	__u32 l3 = p->l3_off, sum;
-	__u32 quote = p->ip_len < XLB_ICMP6_QUOTE ? p->ip_len : XLB_ICMP6_QUOTE;
+	__u32 quote = p->ip_len < XLB_ICMP6_QUOTE_MAX ? p->ip_len :
+							XLB_ICMP6_QUOTE_MAX;
 	void *data, *data_end;
 	struct icmp6hdr *ic;
 	struct ipv6hdr *ip6h;
@@ -285,7 +288,7 @@ static __always_inline int too_big_v6(struct xdp_md *ctx, const struct pkt *p,
 	sum += bpf_htons(sizeof(*ic) + quote);
 	sum += bpf_htons(IPPROTO_ICMPV6);
 	sum += csum_bytes(ic, data_end, sizeof(*ic) + quote,
-			  sizeof(struct icmp6hdr) + XLB_ICMP6_QUOTE);
+			  sizeof(struct icmp6hdr) + XLB_ICMP6_QUOTE_MAX);
 	ic->icmp6_cksum = csum_fold32(sum);
 	return 0;
 }

@@ -792,6 +792,42 @@ Test(icmp, mtu_packet_too_big_gue_v6)
 	mtu_case(6, 6, true, false, 0);
 }
 
+/* Behind 24 bytes of extension headers the TCP header starts past the
+ * 64 bytes xlb used to quote: the client's stack could not match the
+ * packet-too-big to its socket. The quote now reaches it (RFC 4443
+ * 2.4(c): as much as fits 1280 bytes). */
+Test(icmp, mtu_packet_too_big_v6_quotes_past_extension_headers)
+{
+	size_t fit = MTU - overhead(6, false);
+	struct pkt_ip6 ip = { .nexthdr = PKT_AUTO };
+	struct pkt p, want;
+	uint8_t out[PKT_MAX];
+	struct pkt_view v;
+	size_t out_len;
+
+	scene(6, 6, 0, 0);
+	pkt_addr(cli_addr, ip.src);
+	pkt_addr(vip_addr, ip.dst);
+	pkt_init(&p);
+	pkt_eth(&p, MYMAC, RMAC, PKT_AUTO);
+	pkt_ipv6(&p, &ip);
+	pkt_ipv6_ext(&p, 0, 16, PKT_AUTO); /* hop-by-hop */
+	pkt_ipv6_ext(&p, 60, 8, PKT_AUTO); /* destination options */
+	pkt_tcp(&p, 40001, 80, PKT_TCP_ACK, 1, 1);
+	pkt_payload(&p, fit + 1 - 40 - 24 - 20, 7);
+	pkt_finish(&p);
+	bpfrun_want_too_big(&want, p.data, p.len, (uint32_t)fit);
+	out_len =
+		bpfrun_expect(&r, "oversize packet behind extension headers",
+			      p.data, p.len, XDP_TX, want.data, want.len, out);
+	cr_assert(pkt_parse(out, out_len, &v) && v.l4_off);
+	/* the quote: the offending IPv6 header at 48 bytes into the ICMPv6
+	 * message's IPv6 payload, its TCP ports 64 bytes further */
+	cr_assert_geq(out_len, v.l3_off + 40 + 8 + 40 + 24 + 4);
+	cr_assert_eq(pkt_get16(out + v.l3_off + 48 + 64), 40001,
+		     "the quote holds the client's source port");
+}
+
 /* Without XLB_CFG_F_ICMP_TOO_BIG an oversize packet is dropped, counted. */
 static void mtu_drop_case(int family)
 {

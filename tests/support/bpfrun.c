@@ -600,8 +600,9 @@ void bpfrun_want_too_big(struct pkt *want, const uint8_t *in, size_t in_len,
 		memcpy(o.dst, ip + 8, 16);
 		pkt_ipv6(want, &o);
 		pkt_icmp6(want, 2, 0, mtu);
-		/* xlb quotes the first 64 bytes (even), see xdp/icmp.h */
-		quote = pkt_ip_len(ip) < 64 ? pkt_ip_len(ip) : 64;
+		/* RFC 4443 2.4(c): as much as fits the minimum MTU of
+		 * 1280 with the new IPv6 and ICMPv6 headers (even) */
+		quote = pkt_ip_len(ip) < 1232 ? pkt_ip_len(ip) : 1232;
 		quote &= ~(size_t)1;
 	}
 	pkt_bytes(want, ip, quote);
