@@ -589,7 +589,8 @@ static size_t want_too_big(uint8_t *o, const uint8_t *in, const struct view *v,
 		uint32_t s;
 
 		l2 = put_l2(o, v, in + 6, in, 0x86dd);
-		quote = (v->ip_len < 64 ? v->ip_len : 64) & ~(size_t)1;
+		/* RFC 4443 2.4(c): what fits 1280 bytes, even */
+		quote = (v->ip_len < 1232 ? v->ip_len : 1232) & ~(size_t)1;
 		ip = o + l2;
 		ic = ip + 40;
 		memset(ip, 0, 48);
