@@ -441,6 +441,7 @@ int xlb_bgp_sync(struct xlb_bgp *b, const struct xlb_config *eff, bool attached,
 				err, errlen,
 				"cannot write the BIRD include file %s: %s; check that its directory exists and is writable",
 				b->include, strerror(-r));
+			b->pending = true; /* housekeeping tries again */
 			free(text);
 			xlb_bgp_strv_free(p, (size_t)n);
 			return r;

@@ -761,6 +761,7 @@ static void apply_health(struct xlb_service *s)
 	int err;
 
 	s->dirty = false;
+	s->apply_retry = false;
 	err = apply(s, &s->cfg, false, summary, sizeof(summary));
 	if (err) {
 		char e[64];
@@ -771,7 +772,9 @@ static void apply_health(struct xlb_service *s)
 			xlb_slog("health_apply", "result", "error", "reason", e,
 				 "retry", "1s", NULL);
 		snprintf(s->apply_err, sizeof(s->apply_err), "%s", e);
-		s->dirty = true; /* retried by the housekeeping timer */
+		/* by the housekeeping timer (or the next transition), not
+		 * after every event of the loop */
+		s->apply_retry = true;
 		return;
 	}
 	s->apply_err[0] = '\0';
@@ -811,7 +814,14 @@ static void on_inotify(struct xlb_ev *ev, uint32_t events)
 		for (char *p = buf; p < buf + r;) {
 			const struct inotify_event *e = (void *)p;
 
-			if (e->len && !strcmp(e->name, s->base))
+			struct stat st;
+
+			/* A regular file is created empty and written after:
+			 * its IN_CLOSE_WRITE says when it is whole. A symlink
+			 * is whole at once. */
+			if (e->len && !strcmp(e->name, s->base) &&
+			    (!(e->mask & IN_CREATE) ||
+			     (!lstat(s->path, &st) && S_ISLNK(st.st_mode))))
 				ours = true;
 			p += sizeof(*e) + e->len;
 		}
@@ -887,7 +897,7 @@ static void housekeeping(struct xlb_service *s)
 	xlb_metrics_expire(s->metrics, (uint64_t)ts.tv_sec * 1000 +
 					       (uint64_t)ts.tv_nsec / 1000000);
 	check_attached(s);
-	if (s->dirty)
+	if (s->dirty || s->apply_retry)
 		apply_health(s);
 	if (s->bgp) {
 		xlb_bgp_expire(s->bgp, (uint64_t)ts.tv_sec * 1000 +

@@ -86,6 +86,7 @@ struct xlb_service {
 	bool started; /* the datapath was brought up by this service */
 	struct xlb_health health;
 	bool dirty; /* health changed: apply the effective config */
+	bool apply_retry; /* that failed: again on the next housekeeping */
 	bool hc_due; /* health timer fired or checks changed: tick */
 	bool hk_due; /* housekeeping timer fired */
 	const char *reload_why; /* a reload is due (after the event batch) */

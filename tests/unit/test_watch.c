@@ -346,6 +346,87 @@ Test(watch, failing_backend_is_applied_down_then_up)
 	rm_tmp();
 }
 
+/* An apply the datapath refuses is tried again by the housekeeping timer,
+ * once a second; it was tried after every event of the loop (each check,
+ * each timer), some 100 times a second. */
+Test(watch, refused_health_apply_is_retried_once_a_second)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	char buf[1024];
+	int calls;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNET))
+		cr_skip_test("needs root for a private network namespace");
+	/* nothing listens on 10.99.0.1: every check is refused at once */
+	cr_assert_eq(system("ip link set lo up && "
+			    "ip addr add 10.99.0.1/32 dev lo"),
+		     0);
+	mkdir_tmp();
+	snprintf(buf, sizeof(buf),
+		 "interface: lo\n"
+		 "service: {metrics_listen: 'off'}\n"
+		 "vips:\n"
+		 "  - name: web\n"
+		 "    address: 10.0.0.10\n"
+		 "    port: 80\n"
+		 "    protocol: tcp\n"
+		 "    health_check: {type: tcp, port: 1, interval_ms: 20,"
+		 " timeout_ms: 20, rise: 2, fall: 1}\n"
+		 "    backends:\n"
+		 "      - address: 10.99.0.1\n"
+		 "      - address: 10.1.0.2\n"
+		 "        health_check: {type: none}\n");
+	write_file(path, buf);
+	s = open_svc(&f);
+	f.fail = -EIO;
+	step_until_change(s, &s->health.transitions, 0, 3000);
+	cr_assert_eq(s->health.transitions, 1);
+	calls = f.calls;
+	step_for(s, 2000);
+	cr_assert_leq(f.calls - calls, 4, "%d applies in 2 s", f.calls - calls);
+	cr_assert_geq(f.calls - calls, 1, "never retried");
+	f.fail = 0;
+	step_for(s, 1500);
+	cr_assert_eq(f.state[0], XLB_BE_STATE_DOWN, "applied once it works");
+	xlb_service_close(s);
+	rm_tmp();
+}
+
+/* A file deleted and created again (install(1), cp --remove-destination,
+ * a config manager) is empty when IN_CREATE fires: the reload waits for
+ * IN_CLOSE_WRITE instead of applying whatever was written by then. */
+Test(watch, a_created_file_is_read_once_written)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	char head[1024], tail[256];
+	FILE *w;
+
+	mkdir_tmp();
+	config_text(head, sizeof(head), 1, "");
+	snprintf(tail, sizeof(tail),
+		 "      - address: 10.1.0.2\n      - address: 10.1.0.3\n");
+	write_config(3);
+	s = open_svc(&f);
+	cr_assert_eq(f.n_be, 3);
+	cr_assert_eq(unlink(path), 0);
+	step_until_change(s, &s->reloads_err, 0, 2000);
+	w = fopen(path, "w");
+	cr_assert_not_null(w);
+	fputs(head, w);
+	fflush(w);
+	step_for(s, 400); /* past the debounce */
+	cr_assert_eq(f.n_be, 3, "a half-written file was applied");
+	fputs(tail, w);
+	fclose(w);
+	step_until_change(s, &s->reloads_ok, 0, 3000);
+	cr_assert_eq(s->reloads_ok, 1);
+	cr_assert_eq(f.n_be, 3);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
 /* GET @target from the endpoint while the loop runs; returns the reply. */
 static char *http_get(struct xlb_service *s, const char *target)
 {
@@ -646,6 +727,36 @@ Test(bgp, service_announces_withdraws_and_retries)
 	cr_assert_null(strstr(slurp(inc), "route "));
 	cr_assert_eq(bird_count(&b), 4);
 	bird_stop(&b);
+	rm_tmp();
+}
+
+/* The include file could not be written (its directory missing): the
+ * service said "retry 1s" but only the next change of routes wrote it. */
+Test(bgp, a_failed_include_write_is_retried)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	char buf[4096], svc[512], inc[160], sub[128];
+	uint64_t end;
+
+	mkdir_tmp();
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(inc, sizeof(inc), "%s/vips.conf", sub);
+	snprintf(svc, sizeof(svc),
+		 "  bgp:\n    bird_socket: %s/bird.ctl\n"
+		 "    include_file: %s\n",
+		 dir, inc);
+	config_text(buf, sizeof(buf), 2, svc);
+	write_file(path, buf);
+	s = open_svc(&f);
+	cr_assert(strstr(s->bgp_err, "cannot write"), "%s", s->bgp_err);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	end = ms_now() + 3000;
+	while (access(inc, F_OK) && ms_now() < end)
+		xlb_service_step(s, 50);
+	cr_assert_eq(access(inc, F_OK), 0, "not written again");
+	cr_assert(strstr(slurp(inc), "route 10.0.0.10/32 blackhole;"));
+	xlb_service_close(s);
 	rm_tmp();
 }
 
