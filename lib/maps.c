@@ -212,7 +212,20 @@ static void instance_init(struct xlb_instance *in)
 		*(int *)((char *)in + pin_maps[i].off) = -1;
 }
 
-int xlb_instance_open(const char *ifname, struct xlb_instance *in)
+/* A pin of the instance cannot be opened: -ESTALE if it is missing (an
+ * interrupted load, or someone removed it), else -errno. */
+static int pin_error(const char *path, const char *ifname, bool quiet)
+{
+	int err = errno == ENOENT ? -ESTALE : -errno;
+
+	if (!quiet)
+		xlb_err("cannot open %s: %s; the instance is incomplete, run `xlbctl unload -i %s`\n",
+			path, strerror(errno), ifname);
+	return err;
+}
+
+static int instance_open(const char *ifname, struct xlb_instance *in,
+			 bool quiet)
 {
 	struct bpf_prog_info pinfo = {};
 	__u32 plen = sizeof(pinfo);
@@ -227,12 +240,8 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 		return -ENOENT;
 	snprintf(path, sizeof(path), "%s/%s", in->dir, XLB_PIN_PROG);
 	in->prog_fd = bpf_obj_get(path);
-	if (in->prog_fd < 0) {
-		err = -errno;
-		xlb_err("cannot open %s: %s; the instance is incomplete, run `xlbctl unload -i %s`\n",
-			path, strerror(errno), ifname);
-		return err;
-	}
+	if (in->prog_fd < 0)
+		return pin_error(path, ifname, quiet);
 	for (size_t i = 0; i < N_PIN_MAPS; i++) {
 		int fd;
 
@@ -240,9 +249,7 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 			 pin_maps[i].name);
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
-			err = -errno;
-			xlb_err("cannot open %s: %s; the instance is incomplete, run `xlbctl unload -i %s`\n",
-				path, strerror(errno), ifname);
+			err = pin_error(path, ifname, quiet);
 			xlb_instance_close(in);
 			return err;
 		}
@@ -255,7 +262,9 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 		err = read_rodata(in);
 	if (!err && !ct_layout_current(in))
 		err = -EINVAL;
-	if (err == -EINVAL)
+	if (err && quiet)
+		;
+	else if (err == -EINVAL)
 		xlb_err("the instance on %s was loaded by an older xlbctl (its read-only data or its connection tables have an older layout); unload it with the xlbctl that loaded it, then load with this one (docs/operations.md, 'Upgrade xlb itself')\n",
 			ifname);
 	else if (err)
@@ -270,6 +279,11 @@ int xlb_instance_open(const char *ifname, struct xlb_instance *in)
 		in->attached =
 			in->attached_id && in->attached_id == in->prog_id;
 	return 0;
+}
+
+int xlb_instance_open(const char *ifname, struct xlb_instance *in)
+{
+	return instance_open(ifname, in, false);
 }
 
 void xlb_instance_close(struct xlb_instance *in)
@@ -1956,6 +1970,62 @@ static int detach(const struct xlb_instance *in)
 	return err;
 }
 
+/* Detach what an incomplete instance in @dir left on @ifname: the
+ * program pinned there if it is the one attached, or, without that pin,
+ * an attached program named xlb_main (ours: only xlbctl attaches it). */
+static int detach_incomplete(const char *ifname, const char *dir)
+{
+	struct bpf_prog_info info = {}, pinned = {};
+	__u32 len = sizeof(info), plen = sizeof(pinned), id = 0;
+	int ifindex = (int)if_nametoindex(ifname), fd, pfd, err;
+	char path[PATH_MAX + 32];
+	bool generic = false, ours;
+
+	if (!ifindex || link_prog(ifindex, &id, &generic) || !id)
+		return 0; /* interface gone, or nothing attached */
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = -errno;
+		xlb_err("cannot inspect the XDP program (id %u) on %s: %s\n",
+			id, ifname, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, XLB_PIN_PROG);
+	pfd = bpf_obj_get(path);
+	if (pfd >= 0) {
+		ours = !bpf_obj_get_info_by_fd(pfd, &pinned, &plen) &&
+		       pinned.id == id;
+		close(pfd);
+	} else {
+		ours = !strcmp(info.name, "xlb_main");
+	}
+	if (!ours) {
+		xlb_warn(
+			"%s has another XDP program (id %u, %s) attached, not ours: left alone\n",
+			ifname, id, info.name);
+		close(fd);
+		return 0;
+	}
+	{
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
+
+		err = bpf_xdp_detach(ifindex,
+				     XDP_FLAGS_REPLACE |
+					     (generic ? XDP_FLAGS_SKB_MODE :
+							XDP_FLAGS_DRV_MODE),
+				     &o);
+	}
+	close(fd);
+	if (err)
+		xlb_err("cannot detach the program (id %u) from %s: %s\n", id,
+			ifname, strerror(-err));
+	else
+		xlb_info("detached the program (id %u) from %s\n", id, ifname);
+	return err;
+}
+
 int xlb_unload(const char *ifname, bool *nothing)
 {
 	struct xlb_instance in;
@@ -1978,8 +2048,8 @@ int xlb_unload(const char *ifname, bool *nothing)
 	}
 	if (lock < 0)
 		return lock;
-	err = xlb_instance_open(ifname, &in);
-	if (err == -ENOENT) {
+	err = instance_open(ifname, &in, true);
+	if (err == -ENOENT) { /* removed meanwhile */
 		*nothing = true;
 		err = 0;
 		goto out;
@@ -1995,7 +2065,15 @@ int xlb_unload(const char *ifname, bool *nothing)
 		if (err)
 			goto out;
 	} else {
-		xlb_warn("removing the incomplete instance %s\n", dir);
+		/* a pin missing (a load interrupted, a pin removed) or an
+		 * older xlbctl's layout: the program may still forward */
+		xlb_warn("removing the incomplete instance %s (%s)\n", dir,
+			 err == -ESTALE ? "a pin is missing" :
+			 err == -EINVAL ? "an older xlbctl's layout" :
+					  strerror(-err));
+		err = detach_incomplete(ifname, dir);
+		if (err)
+			goto out;
 	}
 	err = rm_dir(dir);
 	if (err)

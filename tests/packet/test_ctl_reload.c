@@ -948,6 +948,49 @@ Test(ctl, reload_frees_backend_slots_of_no_vip)
 	close(bes);
 }
 
+/* An instance with a pin missing (removed by hand) or none at all (a
+ * load interrupted before it pinned anything) is still unloaded: the
+ * program detached, the directory gone. unload said "nothing loaded",
+ * exited 0 and left the program forwarding. */
+Test(ctl, unload_removes_incomplete_instances)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	char out[8192];
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert_eq(
+		sh("ip -n %s link show %s | grep -q 'prog/xdp'", ns_lb, ifname),
+		0, "attached after load");
+	cr_assert_eq(sh("rm %s/xlb_vip_meta", dir), 0);
+	cr_assert_neq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0);
+	cr_assert(strstr(out, "the instance is incomplete") &&
+			  !strstr(out, "nothing loaded"),
+		  "%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "incomplete instance") &&
+			  strstr(out, "a pin is missing") &&
+			  strstr(out, "detached the program") &&
+			  !strstr(out, "nothing loaded"),
+		  "%s", out);
+	cr_assert_neq(
+		sh("ip -n %s link show %s | grep -q 'prog/xdp'", ns_lb, ifname),
+		0, "still attached after unload");
+	cr_assert_neq(access(dir, F_OK), 0, "%s is still there", dir);
+
+	/* a load stopped before it pinned anything: an empty directory */
+	cr_assert_eq(sh("mkdir -p %s", dir), 0);
+	cr_assert_neq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0);
+	cr_assert_eq(ctl(out, sizeof(out), "unload -i %s", ifname), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "incomplete instance"), "%s", out);
+	cr_assert_neq(access(dir, F_OK), 0, "%s is still there", dir);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+}
+
 /* VIP @vip_id's ring as stored (ids with their marks). */
 static void ring_raw(uint32_t vip_id, uint32_t *v)
 {
