@@ -151,7 +151,7 @@ static int populate(int fd, int family, uint32_t batch, uint32_t base,
 		for (__u32 i = 0; i < n; i++)
 			close(fds[i]);
 		if (!err && progress)
-			progress(base + c, total, arg);
+			err = progress(base + c, total, arg);
 	}
 	free(keys);
 	free(fds);

@@ -38,8 +38,9 @@ uint32_t xlb_ct_kernel_pad(void);
 int xlb_ct_size(struct bpf_map *ct4, struct bpf_map *ct6, uint32_t size,
 		struct xlb_ct_layout *l);
 
-/* Called as chunks are made: @done of @total, both tables together. */
-typedef void (*xlb_ct_progress_fn)(uint32_t done, uint32_t total, void *arg);
+/* Called as chunks are made: @done of @total, both tables together.
+ * Returns 0 to go on, or -errno to stop (xlb_ct_populate() returns it). */
+typedef int (*xlb_ct_progress_fn)(uint32_t done, uint32_t total, void *arg);
 
 /* Create every chunk of the loaded, still empty tables @ct4_fd (IPv4) and
  * @ct6_fd (IPv6), calling @progress (unless NULL) after each batch. May

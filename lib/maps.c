@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1790,25 +1791,39 @@ struct ct_progress {
 	bool tty;
 };
 
-static void ct_progress(uint32_t done, uint32_t total, void *arg)
+/* A load holds SIGINT, SIGTERM and SIGHUP (xlb_load()): one of them is
+ * waiting, so the load stops at its next step and removes what it made. */
+static bool stop_asked(void)
+{
+	sigset_t p;
+
+	return !sigpending(&p) &&
+	       (sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
+		sigismember(&p, SIGHUP));
+}
+
+static int ct_progress(uint32_t done, uint32_t total, void *arg)
 {
 	struct ct_progress *p = arg;
 	double t = now_ms(), secs = (t - p->t0) / 1000;
 	bool last = done >= total;
 
+	if (stop_asked())
+		return -EINTR;
 	if (total < CT_PROGRESS_CHUNKS ||
 	    (!last && t - p->shown < (p->tty ? 250 : 5000)))
-		return;
+		return 0;
 	p->shown = t;
 	fprintf(stderr,
 		"%sxlbctl: making the connection tables: %u of %u chunks (%.1f of %.1f GB) in %.1f s, %.0f chunks/s%s",
 		p->tty ? "\r" : "", done, total, done * CT_CHUNK_ALLOC / 1e9,
 		total * CT_CHUNK_ALLOC / 1e9, secs,
 		secs > 0 ? done / secs : 0.0, p->tty && !last ? "" : "\n");
+	return 0;
 }
 
-int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
-	     struct xlb_sync_report *rep)
+static int load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
+		struct xlb_sync_report *rep)
 {
 	struct xlb_config c = *cfg;
 	double t0 = now_ms();
@@ -1895,6 +1910,11 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	err = xlb_ct_populate(bpf_map__fd(skel->maps.xlb_conntrack4),
 			      bpf_map__fd(skel->maps.xlb_conntrack6),
 			      ct_progress, &prog);
+	if (err == -EINTR) {
+		if (prog.shown)
+			fputc('\n', stderr);
+		goto out_skel;
+	}
 	if (err) {
 		xlb_err("cannot make the connection tables for conntrack_size %u (%.0f MB): %s; lower conntrack_size or free memory\n",
 			c.conntrack_size,
@@ -1904,7 +1924,7 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 			strerror(-err));
 		goto out_skel;
 	}
-	err = pin_all(skel, dir);
+	err = stop_asked() ? -EINTR : pin_all(skel, dir);
 	if (err)
 		goto out_pins;
 	err = xlb_instance_open(c.interface, &in);
@@ -1913,6 +1933,8 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	/* Fill the maps before attaching: the program never runs on a
 	 * half-made configuration. */
 	err = sync_instance(&in, &c, true, t0, rep);
+	if (!err && stop_asked())
+		err = -EINTR;
 	if (err)
 		goto out_pins;
 	err = attach(in.prog_fd, ifindex, c.interface, generic);
@@ -1935,6 +1957,28 @@ out_lock:
 	rm_dir(dir);
 	rmdir(XLB_PIN_ROOT); /* only if it is now empty */
 	close(lock);
+	return err;
+}
+
+int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
+	     struct xlb_sync_report *rep)
+{
+	sigset_t hold, old;
+	int err;
+
+	/* Ctrl-C (or a service manager's stop) while a load runs would
+	 * leave a half-made instance behind: hold the signals, let the load
+	 * stop at its next step and remove what it made, then take them. */
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hold, &old);
+	err = load(cfg, opts, rep);
+	if (err == -EINTR)
+		xlb_err("interrupted: nothing was loaded on %s\n",
+			cfg->interface);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err;
 }
 

@@ -991,6 +991,36 @@ Test(ctl, unload_removes_incomplete_instances)
 		     out);
 }
 
+/* Ctrl-C during a load (here 0.3 s in: verifying the program, making
+ * the tables) stops it at its next step with nothing left behind; it used
+ * to leave a directory that every command then sent to another. */
+Test(ctl, interrupted_load_leaves_nothing)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	char out[8192], log[160];
+	FILE *f;
+	size_t n;
+
+	write_cfg("251", b, 2);
+	snprintf(log, sizeof(log), "%s.log", cfgpath);
+	sh("timeout -s INT 0.3 nsenter --net=/run/netns/%s %s load -c %s "
+	   ">%s 2>&1",
+	   ns_lb, XLBCTL, cfgpath, log);
+	f = fopen(log, "r");
+	cr_assert_not_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	unlink(log);
+	cr_assert(strstr(out, "interrupted: nothing was loaded"), "%s", out);
+	cr_assert_neq(access(dir, F_OK), 0, "%s left behind", dir);
+	cr_assert_neq(
+		sh("ip -n %s link show %s | grep -q 'prog/xdp'", ns_lb, ifname),
+		0, "attached");
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+}
+
 /* VIP @vip_id's ring as stored (ids with their marks). */
 static void ring_raw(uint32_t vip_id, uint32_t *v)
 {
