@@ -1596,8 +1596,10 @@ static void parse_top(struct ctx *c, const struct node *root,
 			       node_text(f.val[T_IFACE], ex, sizeof(ex)));
 	}
 	if (f.val[T_MODE] &&
-	    (i = get_enum(c, "mode", f.val[T_MODE], modes)) >= 0)
+	    (i = get_enum(c, "mode", f.val[T_MODE], modes)) >= 0) {
 		cfg->mode_generic = i == 1;
+		cfg->mode_set = true;
+	}
 	if (f.val[T_GWMAC])
 		parse_gw_mac(c, f.val[T_GWMAC], cfg);
 	if (f.val[T_SRC])

@@ -61,6 +61,7 @@ struct xlb_config {
 	char path[256]; /* file it was read from */
 	char interface[IF_NAMESIZE];
 	bool mode_generic; /* mode: native (default) | generic */
+	bool mode_set; /* the file says mode: */
 	bool gw_mac_auto; /* gateway_mac: auto (default) */
 	uint8_t gw_mac[6];
 	bool has_src4, has_src6; /* encap_source given */

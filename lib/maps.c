@@ -1662,6 +1662,8 @@ int xlb_reload(const struct xlb_config *cfg, int mode,
 					 "no XDP program is");
 	if (mode >= 0)
 		c.mode_generic = mode;
+	else if (!c.mode_set && in.attached)
+		c.mode_generic = in.generic; /* said nowhere: what runs */
 	err = sync_instance(&in, &c, false, t0, rep);
 	xlb_instance_close(&in);
 out:

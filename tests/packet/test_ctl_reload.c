@@ -1021,6 +1021,28 @@ Test(ctl, interrupted_load_leaves_nothing)
 		     out);
 }
 
+/* Loaded with --mode generic, reloaded without --mode from a file that
+ * says no mode: the mode that runs is kept. The reload was refused with
+ * advice to unload and load again (downtime) for a change nobody made. */
+Test(ctl, reload_keeps_the_running_mode_unless_told)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	char out[8192];
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(
+		ctl(out, sizeof(out), "load -c %s --mode generic", cfgpath), 0,
+		"%s", out);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "no changes"), "%s", out);
+	cr_assert_neq(
+		ctl(out, sizeof(out), "reload -c %s --mode native", cfgpath), 0,
+		"%s", out);
+	cr_assert(strstr(out, "mode changed from generic to native"), "%s",
+		  out);
+}
+
 /* VIP @vip_id's ring as stored (ids with their marks). */
 static void ring_raw(uint32_t vip_id, uint32_t *v)
 {
