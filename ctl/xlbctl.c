@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <linux/limits.h>
 
 #include "service.h"
 #include "config.h"
@@ -890,6 +892,25 @@ static void stats_rates(const struct xlb_state *st,
 	fflush(stdout);
 }
 
+/* @in is still the instance pinned: not unloaded (nor loaded again). */
+static bool still_pinned(const struct xlb_instance *in)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	char p[PATH_MAX + 32];
+	bool same;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", in->dir, XLB_PIN_PROG);
+	fd = bpf_obj_get(p);
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       info.id == in->prog_id;
+	close(fd);
+	return same;
+}
+
 static int watch(struct xlb_instance *in, double period)
 {
 	struct xlb_stats_sample a, b;
@@ -908,10 +929,21 @@ static int watch(struct xlb_instance *in, double period)
 		nanosleep(&ts, NULL);
 		if (stop)
 			break;
+		/* The maps held open would go on showing an unloaded
+		 * instance, frozen (and keep its memory). */
+		if (!still_pinned(in)) {
+			xlb_err("xlb was unloaded from %s; run the command again once it is loaded\n",
+				in->ifname);
+			xlb_stats_free(&a);
+			return -ENOENT;
+		}
 		/* Re-read the VIP list: a reload may have changed it. */
 		err = xlb_state_read(in, &st);
-		if (!err)
+		if (!err) {
 			err = xlb_stats_read(in, false, &b);
+			if (err)
+				xlb_state_free(&st);
+		}
 		if (err) {
 			xlb_stats_free(&a);
 			return err;

@@ -1043,6 +1043,42 @@ Test(ctl, reload_keeps_the_running_mode_unless_told)
 		  out);
 }
 
+/* stats --watch stops when the instance is unloaded under it; it went on
+ * drawing the unloaded maps (held open, with their memory). */
+Test(ctl, watch_stops_when_unloaded)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	char out[8192], log[160], rc[160];
+	FILE *f;
+	size_t n;
+	int st = -1;
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	snprintf(log, sizeof(log), "%s.log", cfgpath);
+	snprintf(rc, sizeof(rc), "%s.rc", cfgpath);
+	sh("nsenter --net=/run/netns/%s %s stats -i %s --watch 0.2 >%s 2>&1 &"
+	   " p=$!; sleep 0.6; nsenter --net=/run/netns/%s %s unload -i %s"
+	   " >/dev/null 2>&1; for i in $(seq 50); do kill -0 $p 2>/dev/null"
+	   " || break; sleep 0.1; done; kill $p 2>/dev/null; wait $p;"
+	   " echo $? >%s",
+	   ns_lb, XLBCTL, ifname, log, ns_lb, XLBCTL, ifname, rc);
+	f = fopen(rc, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &st), 1);
+	fclose(f);
+	f = fopen(log, "r");
+	cr_assert_not_null(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	unlink(rc);
+	unlink(log);
+	cr_assert_eq(st, 1, "watch exit status %d: %s", st, out);
+	cr_assert(strstr(out, "xlb was unloaded from"), "%s", out);
+}
+
 /* VIP @vip_id's ring as stored (ids with their marks). */
 static void ring_raw(uint32_t vip_id, uint32_t *v)
 {
