@@ -36,6 +36,7 @@ struct xlb_metrics_srv {
 	xlb_metrics_render_fn fn;
 	void *ctx;
 	struct client *cl[XLB_METRICS_MAX_CLIENTS];
+	bool paused; /* out of descriptors: listener off until expire() */
 };
 
 static uint64_t mono_ms(void)
@@ -244,8 +245,21 @@ static void on_accept(struct xlb_ev *ev, uint32_t events)
 		struct client *c;
 		size_t i;
 
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection
+			 * stays queued and the listener readable; watching it
+			 * would spin the loop. Off until the next expire(),
+			 * a second away, when clients may have gone. */
+			struct epoll_event off = { .data.ptr = &m->ev };
+
+			if (!epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->fd, &off))
+				m->paused = true;
+			return;
+		}
 		if (fd < 0)
-			return; /* EAGAIN, or a transient error: next event */
+			return;
 		for (i = 0; i < XLB_METRICS_MAX_CLIENTS && m->cl[i]; i++)
 			;
 		c = i < XLB_METRICS_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
@@ -331,6 +345,13 @@ void xlb_metrics_expire(struct xlb_metrics_srv *m, uint64_t now_ms)
 		if (m->cl[i] &&
 		    now_ms - m->cl[i]->since_ms > XLB_METRICS_CLIENT_MS)
 			client_close(m->cl[i]);
+	if (m && m->paused) {
+		struct epoll_event on = { .events = EPOLLIN,
+					  .data.ptr = &m->ev };
+
+		if (!epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->fd, &on))
+			m->paused = false;
+	}
 }
 
 void xlb_metrics_close(struct xlb_metrics_srv *m)

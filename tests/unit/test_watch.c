@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -456,6 +457,53 @@ static char *http_get(struct xlb_service *s, const char *target)
 	resp[n] = '\0';
 	close(fd);
 	return resp;
+}
+
+/* Out of descriptors with a scrape waiting: accept() fails and the
+ * listener stays readable. The loop spun at 100% CPU; now the listener
+ * rests until the next housekeeping tick and the scrape is served once
+ * descriptors are back. */
+Test(watch, metrics_out_of_descriptors_does_not_spin)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	struct rlimit rl = { 256, 256 };
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	int fds[300], n = 0, d, c, steps = 0;
+	char resp[64] = "";
+	uint64_t end;
+
+	mkdir_tmp();
+	write_config(1);
+	s = open_svc(&f);
+	a.sin_port = htons((uint16_t)xlb_metrics_port(s->metrics));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(c, 0);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (n < 300 && (d = dup(0)) >= 0)
+		fds[n++] = d;
+	cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(send(c, req, sizeof(req) - 1, 0),
+		     (ssize_t)sizeof(req) - 1);
+	for (end = ms_now() + 500; ms_now() < end; steps++)
+		xlb_service_step(s, 100);
+	cr_assert_lt(steps, 20, "the loop spun: %d steps in 500 ms", steps);
+	while (n)
+		close(fds[--n]);
+	for (end = ms_now() + 3000; ms_now() < end && !resp[0];) {
+		xlb_service_step(s, 50);
+		if (recv(c, resp, sizeof(resp) - 1, MSG_DONTWAIT) <= 0)
+			resp[0] = '\0';
+	}
+	cr_assert(!strncmp(resp, "HTTP/1.", 7),
+		  "no reply once descriptors "
+		  "were back: '%s'",
+		  resp);
+	close(c);
+	xlb_service_close(s);
+	rm_tmp();
 }
 
 Test(watch, metrics_endpoint_serves_and_404s)
