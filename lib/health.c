@@ -122,6 +122,11 @@ void xlb_health_free(struct xlb_health *h)
 	free(h->t);
 	h->t = NULL;
 	h->n = 0;
+	for (size_t i = 0; i < h->n_gone; i++)
+		free(h->gone[i]);
+	free(h->gone);
+	h->gone = NULL;
+	h->n_gone = 0;
 }
 
 /* Record the end of a check and schedule the next one. */
@@ -408,9 +413,10 @@ static bool same_vip(const struct xlb_hc_target *t, const struct xlb_vip_cfg *v)
 int xlb_health_configure(struct xlb_health *h, const struct xlb_config *cfg,
 			 const struct xlb_hc_set *set)
 {
-	struct xlb_hc_target **nt = NULL;
-	size_t n = 0, cap = 0, k = 0;
-	bool *kept = calloc(h->n + 1, sizeof(*kept));
+	struct xlb_hc_target **nt = NULL, **gone = NULL;
+	size_t n = 0, cap = 0, k = 0, n_gone = 0;
+	/* kept[o]: h->t[o] (o < h->n) or h->gone[o - h->n] is taken */
+	bool *kept = calloc(h->n + h->n_gone + 1, sizeof(*kept));
 	uint64_t now = now_of(h);
 
 	if (!kept)
@@ -434,12 +440,15 @@ int xlb_health_configure(struct xlb_health *h, const struct xlb_config *cfg,
 
 			if (c->type == XLB_HC_NONE)
 				continue;
-			for (size_t o = 0; o < h->n; o++) {
-				if (kept[o] || !same_vip(h->t[o], v) ||
-				    !xlb_addr_eq(&h->t[o]->addr,
+			for (size_t o = 0; o < h->n + h->n_gone; o++) {
+				struct xlb_hc_target *c =
+					o < h->n ? h->t[o] : h->gone[o - h->n];
+
+				if (kept[o] || !same_vip(c, v) ||
+				    !xlb_addr_eq(&c->addr,
 						 &v->backends[j].addr))
 					continue;
-				t = h->t[o];
+				t = c;
 				kept[o] = true;
 				break;
 			}
@@ -473,13 +482,24 @@ int xlb_health_configure(struct xlb_health *h, const struct xlb_config *cfg,
 			nt[n++] = t;
 		}
 	}
+	/* Dropped now: idle, kept until the next configure. Dropped the
+	 * time before and not taken back: freed. */
+	gone = calloc(h->n + 1, sizeof(*gone));
+	if (!gone)
+		goto nomem;
 	for (size_t o = 0; o < h->n; o++) {
 		if (kept[o])
 			continue;
 		xlb_hc_abort(h->t[o]);
-		free(h->t[o]);
+		gone[n_gone++] = h->t[o];
 	}
+	for (size_t o = 0; o < h->n_gone; o++)
+		if (!kept[h->n + o])
+			free(h->gone[o]);
 	free(kept);
+	free(h->gone);
+	h->gone = gone;
+	h->n_gone = n_gone;
 	free(h->t);
 	h->t = nt;
 	h->n = n;
@@ -490,6 +510,8 @@ nomem:
 
 		for (size_t o = 0; o < h->n; o++)
 			old |= h->t[o] == nt[i];
+		for (size_t o = 0; o < h->n_gone; o++)
+			old |= h->gone[o] == nt[i];
 		if (!old)
 			free(nt[i]);
 	}

@@ -127,6 +127,11 @@ struct xlb_health {
 	void *ctx;
 	size_t n;
 	struct xlb_hc_target **t;
+	/* The targets the last configure dropped, idle, kept so that the
+	 * next one can take them back with their state (a reload the
+	 * datapath refuses reconfigures the running config's checks). */
+	size_t n_gone;
+	struct xlb_hc_target **gone;
 	uint64_t transitions; /* all targets, since start */
 	uint64_t checks;
 	uint64_t local_errors; /* checks not run: no socket (EMFILE, ...) */

@@ -394,6 +394,57 @@ Test(watch, refused_health_apply_is_retried_once_a_second)
 	rm_tmp();
 }
 
+/* A reload the datapath refuses puts the running config's checks back:
+ * a backend the new file had dropped came back with a fresh "up" state,
+ * so a dead backend read healthy (and could be applied active). */
+Test(watch, a_refused_reload_keeps_the_health_state)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	char buf[1024];
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNET))
+		cr_skip_test("needs root for a private network namespace");
+	cr_assert_eq(system("ip link set lo up && "
+			    "ip addr add 10.99.0.1/32 dev lo"),
+		     0);
+	mkdir_tmp();
+	snprintf(buf, sizeof(buf),
+		 "interface: lo\n"
+		 "service: {metrics_listen: 'off'}\n"
+		 "vips:\n"
+		 "  - name: web\n"
+		 "    address: 10.0.0.10\n"
+		 "    port: 80\n"
+		 "    protocol: tcp\n"
+		 "    health_check: {type: tcp, port: 1, interval_ms: 100,"
+		 " timeout_ms: 50, rise: 2, fall: 1}\n"
+		 "    backends:\n"
+		 "      - address: 10.99.0.1\n"
+		 "      - address: 10.1.0.2\n"
+		 "        health_check: {type: none}\n");
+	write_file(path, buf);
+	s = open_svc(&f);
+	step_until_change(s, &s->health.transitions, 0, 3000);
+	cr_assert_not(xlb_health_up(&s->health, 0, 0), "down");
+	f.fail = -EIO;
+	write_file(path, "interface: lo\n"
+			 "service: {metrics_listen: 'off'}\n"
+			 "vips:\n"
+			 "  - name: web\n"
+			 "    address: 10.0.0.10\n"
+			 "    port: 80\n"
+			 "    protocol: tcp\n"
+			 "    backends:\n"
+			 "      - address: 10.1.0.2\n");
+	step_until_change(s, &s->reloads_err, 0, 3000);
+	cr_assert_eq(s->reloads_err, 1);
+	cr_assert_not(xlb_health_up(&s->health, 0, 0),
+		      "the dead backend reads healthy again");
+	xlb_service_close(s);
+	rm_tmp();
+}
+
 /* A file deleted and created again (install(1), cp --remove-destination,
  * a config manager) is empty when IN_CREATE fires: the reload waits for
  * IN_CLOSE_WRITE instead of applying whatever was written by then. */
