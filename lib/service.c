@@ -647,18 +647,38 @@ static void metrics_setup(struct xlb_service *s, const char *old)
 {
 	char err[512];
 
+	struct xlb_metrics_srv *m = NULL;
+
 	if (s->metrics && old && !strcmp(old, s->svc.metrics_listen))
 		return;
-	xlb_metrics_close(s->metrics);
-	s->metrics = NULL;
-	if (!s->svc.metrics_listen[0])
+	if (!s->svc.metrics_listen[0]) {
+		xlb_metrics_close(s->metrics);
+		s->metrics = NULL;
 		return;
-	if (xlb_metrics_open(&s->metrics, s->epfd, s->svc.metrics_listen,
-			     xlb_service_metrics, s, err, sizeof(err)))
+	}
+	/* The new address first, so that a failure keeps the old endpoint
+	 * serving; if the old one holds the port, free it and try again. */
+	if (xlb_metrics_open(&m, s->epfd, s->svc.metrics_listen,
+			     xlb_service_metrics, s, err, sizeof(err)) &&
+	    s->metrics) {
+		xlb_metrics_close(s->metrics);
+		s->metrics = NULL;
+		if (xlb_metrics_open(&m, s->epfd, s->svc.metrics_listen,
+				     xlb_service_metrics, s, err,
+				     sizeof(err)) &&
+		    old && old[0] &&
+		    !xlb_metrics_open(&s->metrics, s->epfd, old,
+				      xlb_service_metrics, s, NULL, 0))
+			xlb_slog("metrics_listen", "address", old, "note",
+				 "kept: the new address failed", NULL);
+	}
+	if (!m) {
 		xlb_slog("metrics_error", "reason", err, NULL);
-	else
-		xlb_slog("metrics_listen", "address", s->svc.metrics_listen,
-			 NULL);
+		return;
+	}
+	xlb_metrics_close(s->metrics);
+	s->metrics = m;
+	xlb_slog("metrics_listen", "address", s->svc.metrics_listen, NULL);
 }
 
 static void log_diag(const struct xlb_diag *d)

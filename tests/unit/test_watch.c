@@ -584,6 +584,49 @@ Test(watch, metrics_endpoint_serves_and_404s)
 	rm_tmp();
 }
 
+/* A reload that moves the endpoint to an address it cannot have (another
+ * program holds the port) keeps serving metrics where it did: the old
+ * listener was closed first, and the endpoint was gone until a restart. */
+Test(watch, a_failed_metrics_move_keeps_the_endpoint)
+{
+	struct fake_dp f = { 0 };
+	struct xlb_service *s;
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	char buf[4096];
+	int busy;
+
+	mkdir_tmp();
+	write_config(1);
+	s = open_svc(&f);
+	cr_assert_not_null(s->metrics);
+	busy = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(busy, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(busy, 1), 0);
+	cr_assert_eq(getsockname(busy, (struct sockaddr *)&a, &l), 0);
+	snprintf(buf, sizeof(buf),
+		 "interface: lo\n"
+		 "service:\n"
+		 "  metrics_listen: 127.0.0.1:%u\n"
+		 "vips:\n"
+		 "  - name: web\n"
+		 "    address: 10.0.0.10\n"
+		 "    port: 80\n"
+		 "    protocol: tcp\n"
+		 "    backends:\n"
+		 "      - address: 10.1.0.1\n",
+		 ntohs(a.sin_port));
+	write_file(path, buf);
+	step_until_change(s, &s->reloads_ok, 0, 3000);
+	cr_assert_eq(s->reloads_ok, 1);
+	cr_assert_not_null(s->metrics, "no metrics endpoint left");
+	cr_assert(strstr(http_get(s, "/metrics"), "200 OK"));
+	close(busy);
+	xlb_service_close(s);
+	rm_tmp();
+}
+
 Test(watch, bad_listen_address_is_a_config_error)
 {
 	struct xlb_config cfg;
