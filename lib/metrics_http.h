@@ -12,7 +12,8 @@
 /* Writes the page body; returns 0 or -errno (then 500 is sent). */
 typedef int (*xlb_metrics_render_fn)(void *ctx, FILE *out);
 
-/* Scrapes in flight: more wait in the listen backlog. */
+/* Scrapes in flight; a connection past them is closed at once (the
+ * scraper retries), and one idle for XLB_METRICS_CLIENT_MS is dropped. */
 #define XLB_METRICS_MAX_CLIENTS 32
 /* A client idle that long (no request yet, or not reading the answer)
  * is dropped (ms): a slow peer cannot pin a slot. */
