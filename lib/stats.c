@@ -201,14 +201,18 @@ static void prom_head(FILE *out, const char *name, const char *help)
 	fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 }
 
+/* {reason="..."/{event="..."} (@key), vip, backend, cpu}; nothing if
+ * there is no label at all. */
 static void prom_labels(FILE *out, const char *vip, const char *be, int cpu,
-			const char *reason)
+			const char *reason, const char *key)
 {
 	bool first = true;
 
+	if (!reason && !vip && !be && cpu < 0)
+		return;
 	fprintf(out, "{");
 	if (reason) {
-		fprintf(out, "reason=");
+		fprintf(out, "%s=", key);
 		xlb_put_quoted(out, reason);
 		first = false;
 	}
@@ -253,19 +257,42 @@ void xlb_stats_prometheus(FILE *out, const struct xlb_state *st,
 	const struct xlb_config *c = &st->cfg;
 	char a[96];
 
-	prom_head(out, "xlb_packets_total",
-		  "Packets by what the datapath did with them (reason).");
-	for (unsigned int r = 0; r < XLB_CNT_MAX; r++)
-		FOR_CPUS(k, s, per_cpu)
-		{
-			fprintf(out, "xlb_packets_total");
-			prom_labels(out, NULL, NULL, k, xlb_counter_name(r));
-			fprintf(out,
-				" %llu"
-				"\n",
-				k < 0 ? s->global[r] :
-					s->global_cpu[k * XLB_CNT_MAX + r]);
-		}
+	/* One outcome per packet under xlb_packets_total, so that its sum
+	 * is the packets seen; rx and the events beside an outcome have
+	 * names of their own. */
+	static const struct {
+		const char *name, *help;
+		unsigned int from, to; /* counters [from, to) */
+		bool label;
+	} gf[] = {
+		{ "xlb_rx_packets_total", "Packets the datapath saw.",
+		  XLB_CNT_RX, XLB_CNT_RX + 1, false },
+		{ "xlb_packets_total",
+		  "Packets by what the datapath did with them (reason); they "
+		  "sum to xlb_rx_packets_total.",
+		  XLB_CNT_RX + 1, XLB_CNT_EVENTS, true },
+		{ "xlb_events_total",
+		  "Events beside a packet's outcome (event), such as ct_full: "
+		  "a new flow its connection-table bucket had no room for.",
+		  XLB_CNT_EVENTS, XLB_CNT_MAX, true },
+	};
+
+	for (size_t g = 0; g < sizeof(gf) / sizeof(gf[0]); g++) {
+		prom_head(out, gf[g].name, gf[g].help);
+		for (unsigned int r = gf[g].from; r < gf[g].to; r++)
+			FOR_CPUS(k, s, per_cpu)
+			{
+				fprintf(out, "%s", gf[g].name);
+				prom_labels(out, NULL, NULL, k,
+					    gf[g].label ? xlb_counter_name(r) :
+							  NULL,
+					    g == 2 ? "event" : "reason");
+				fprintf(out, " %llu\n",
+					k < 0 ? s->global[r] :
+						s->global_cpu[k * XLB_CNT_MAX +
+							      r]);
+			}
+	}
 	for (size_t f = 0; f < sizeof(vf) / sizeof(vf[0]); f++) {
 		prom_head(out, vf[f].name, vf[f].help);
 		for (size_t i = 0; i < c->n_vips; i++) {
@@ -279,7 +306,7 @@ void xlb_stats_prometheus(FILE *out, const struct xlb_state *st,
 							    id];
 
 				fprintf(out, "%s", vf[f].name);
-				prom_labels(out, c->vips[i].name, NULL, k,
+				prom_labels(out, c->vips[i].name, NULL, k, NULL,
 					    NULL);
 				fprintf(out,
 					" %llu"
@@ -313,7 +340,8 @@ void xlb_stats_prometheus(FILE *out, const struct xlb_state *st,
 								  sl];
 
 					fprintf(out, "%s", name);
-					prom_labels(out, v->name, a, k, NULL);
+					prom_labels(out, v->name, a, k, NULL,
+						    NULL);
 					fprintf(out,
 						" %llu"
 						"\n",

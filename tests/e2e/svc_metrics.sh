@@ -103,11 +103,11 @@ echo "$hdr" | grep -qi '^Content-Type: text/plain; version=0.0.4' || fail "conte
 # Every line is a comment or NAME{LABELS} VALUE with a number.
 bad=$(echo "$m0" | grep -vE '^(# (HELP|TYPE) .*|[a-z_]+(\{[^}]*\})? -?[0-9.e+]+)$' || true)
 [ -z "$bad" ] || fail "malformed exposition lines: $bad"
-rx0=$(metric "$m0" 'xlb_packets_total{reason="rx"}')
+rx0=$(metric "$m0" 'xlb_rx_packets_total')
 out=$(lab_exec c1 "$LAB_PY" "$LAB_SERVER" http 10.0.0.10 80 -n 20 --timeout 1) ||
 	fail "traffic failed: $out"
 m1=$(scrape)
-rx1=$(metric "$m1" 'xlb_packets_total{reason="rx"}')
+rx1=$(metric "$m1" 'xlb_rx_packets_total')
 vp=$(metric "$m1" 'xlb_vip_packets_total{vip="web"}')
 bp=$(metric "$m1" "xlb_backend_packets_total{vip=\"web\",backend=\"$(lab_v4 be1)\"}")
 echo "rx $rx0 -> $rx1, vip web packets $vp, be1 packets $bp"

@@ -128,3 +128,43 @@ Test(stats, sums_and_per_cpu_values)
 	close(in.vip_stats_fd);
 	close(in.be_stats_fd);
 }
+
+/* xlb_packets_total holds one outcome per packet, so that its sum is the
+ * packets seen: rx and the events (ct_full) have names of their own. It
+ * used to carry them as reasons too, and sum() counted packets twice. */
+Test(stats, prometheus_outcomes_sum_to_rx)
+{
+	struct xlb_stats_sample s = { .ncpu = 1 };
+	struct xlb_state st = { 0 };
+	unsigned long long sum = 0, rx = 0, v;
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	s.vip = calloc(XLB_MAX_VIPS, sizeof(*s.vip));
+	s.be = calloc(XLB_MAX_BACKENDS, sizeof(*s.be));
+	cr_assert(s.vip && s.be);
+	s.global[XLB_CNT_RX] = 10;
+	s.global[XLB_CNT_TX] = 7;
+	s.global[XLB_CNT_PASS_NON_VIP] = 3;
+	s.global[XLB_CNT_CT_FULL] = 2;
+	xlb_stats_prometheus(f, &st, &s, false);
+	fclose(f);
+	cr_assert(strstr(text, "\nxlb_rx_packets_total 10\n"), "%s", text);
+	cr_assert(strstr(text, "\nxlb_events_total{event=\"ct_full\"} 2\n"),
+		  "%s", text);
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "xlb_packets_total{%*[^}]} %llu", &v) == 1)
+			sum += v;
+		if (sscanf(line, "xlb_rx_packets_total %llu", &v) == 1)
+			rx = v;
+		cr_assert_null(strstr(line, "reason=\"rx\""), "%s", line);
+		cr_assert_null(strstr(line, "reason=\"ct_full\""), "%s", line);
+	}
+	cr_assert_eq(sum, rx, "outcomes sum to %llu, rx %llu", sum, rx);
+	free(text);
+	free(s.vip);
+	free(s.be);
+}
