@@ -1255,6 +1255,73 @@ static int write_filter(const struct xlb_instance *in,
 	return err;
 }
 
+/* Delete the xlb_vips keys and xlb_vip_addrs addresses no VIP of @w owns:
+ * a reload stopped between writing a VIP's entry and its name (which is
+ * what makes a VIP known to the next one) leaves them behind. The
+ * datapath reads VIPs from the index; the addresses answer echo. */
+static int sweep_orphans(const struct xlb_instance *in,
+			 const struct xlb_config *w)
+{
+	struct xlb_vip_key k, nk, *dk = calloc(XLB_MAX_VIPS + 1, sizeof(*dk));
+	struct xlb_addr_key a, na, *da = calloc(XLB_MAX_VIPS + 1, sizeof(*da));
+	size_t nd = 0, na_n = 0;
+	int err = 0;
+
+	if (!dk || !da) {
+		free(dk);
+		free(da);
+		return -ENOMEM;
+	}
+	/* from a key no map holds (the first key follows), not NULL, which
+	 * valgrind takes for a bad pointer */
+	memset(&k, 0xff, sizeof(k));
+	memset(&a, 0xff, sizeof(a));
+	for (int r = bpf_map_get_next_key(in->vips_fd, &k, &nk);
+	     !r && nd <= XLB_MAX_VIPS;
+	     r = bpf_map_get_next_key(in->vips_fd, &k, &nk)) {
+		bool owned = false;
+
+		k = nk;
+		for (size_t i = 0; i < w->n_vips && !owned; i++) {
+			struct xlb_vip_key wk;
+
+			xlb_vip_key_of(&wk, &w->vips[i]);
+			owned = !memcmp(&wk, &k, sizeof(k));
+		}
+		if (!owned)
+			dk[nd++] = k;
+	}
+	for (int r = bpf_map_get_next_key(in->addrs_fd, &a, &na);
+	     !r && na_n <= XLB_MAX_VIPS;
+	     r = bpf_map_get_next_key(in->addrs_fd, &a, &na)) {
+		bool owned = false;
+
+		a = na;
+		for (size_t i = 0; i < w->n_vips && !owned; i++) {
+			struct xlb_addr_key wa;
+
+			addr_key(&wa, &w->vips[i].addr);
+			owned = !memcmp(&wa, &a, sizeof(a));
+		}
+		if (!owned)
+			da[na_n++] = a;
+	}
+	for (size_t i = 0; i < nd && !err; i++)
+		if (bpf_map_delete_elem(in->vips_fd, &dk[i]) && errno != ENOENT)
+			err = -errno;
+	for (size_t i = 0; i < na_n && !err; i++)
+		if (bpf_map_delete_elem(in->addrs_fd, &da[i]) &&
+		    errno != ENOENT)
+			err = -errno;
+	if (!err && (nd || na_n))
+		xlb_warn(
+			"deleted %zu VIP entr%s and %zu address%s no VIP owns (an earlier reload stopped half-way?)\n",
+			nd, nd == 1 ? "y" : "ies", na_n, na_n == 1 ? "" : "es");
+	free(dk);
+	free(da);
+	return err;
+}
+
 /* The writes, in the order that keeps every VIP consistent for the
  * datapath at every step. */
 static int apply_writes(const struct xlb_instance *in,
@@ -1424,6 +1491,8 @@ static int apply_writes(const struct xlb_instance *in,
 			TRY(err, "cannot delete an address entry: %s\n",
 			    strerror(-err));
 	}
+	TRY(sweep_orphans(in, w), "cannot delete stale VIP entries: %s\n",
+	    strerror(-err));
 	/* Bits only removed addresses used may clear now. */
 	TRY(write_filter(in, w), "cannot write the address filter: %s\n",
 	    strerror(-err));

@@ -904,6 +904,43 @@ Test(ctl, reload_after_interrupted_reload_installs_the_index)
 		  out);
 }
 
+/* A reload killed between writing an added VIP's xlb_vips entry and its
+ * name leaves an entry (and an address) no VIP owns, written here by
+ * hand. The next reload deletes them. */
+Test(ctl, reload_deletes_vip_entries_no_vip_owns)
+{
+	struct be b[] = { { 1 }, { 2 } };
+	struct xlb_vip_key k = { .port = htons(80),
+				 .proto = IPPROTO_TCP,
+				 .family = XLB_FAMILY_V4 };
+	struct xlb_addr_key ak = { .family = XLB_FAMILY_V4 };
+	struct xlb_vip vip = { .vip_id = 7 };
+	struct xlb_vip_addr va = { .refs = 1 };
+	char out[8192];
+	int vips, addrs;
+
+	write_cfg("251", b, 2);
+	cr_assert_eq(ctl(out, sizeof(out), "load -c %s", cfgpath), 0, "%s",
+		     out);
+	k.addr[0] = ak.addr[0] = htonl(0x0a000063); /* 10.0.0.99 */
+	vips = pinned("xlb_vips");
+	addrs = pinned("xlb_vip_addrs");
+	cr_assert_eq(bpf_map_update_elem(vips, &k, &vip, 0), 0);
+	cr_assert_eq(bpf_map_update_elem(addrs, &ak, &va, 0), 0);
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "deleted 1 VIP entry and 1 address no VIP owns"),
+		  "%s", out);
+	cr_assert_neq(bpf_map_lookup_elem(vips, &k, &vip), 0, "still there");
+	cr_assert_neq(bpf_map_lookup_elem(addrs, &ak, &va), 0, "still there");
+	cr_assert_eq(ctl(out, sizeof(out), "reload -c %s", cfgpath), 0, "%s",
+		     out);
+	cr_assert(strstr(out, "no changes") && !strstr(out, "deleted"), "%s",
+		  out);
+	close(vips);
+	close(addrs);
+}
+
 /* A reload killed between writing an added VIP's backend slots and its
  * name (or between clearing a removed VIP's name and freeing its slots)
  * leaves slots in use that name a VIP id without a VIP (written here by
