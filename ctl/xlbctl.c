@@ -493,7 +493,8 @@ static int cmd_unload(int argc, char **argv)
 		}
 	}
 	if (xlb_instance_pick(want, ifname))
-		return EXIT_FAIL;
+		return want && strlen(want) >= IF_NAMESIZE ? EXIT_USAGE :
+							     EXIT_FAIL;
 	if (xlb_unload(ifname, &nothing))
 		return EXIT_FAIL;
 	if (nothing)
@@ -656,8 +657,11 @@ static int cmd_status(int argc, char **argv)
 	if (optind != argc)
 		return usage(help_status, "unexpected argument '%s'",
 			     argv[optind]);
-	if (open_instance(want, &in))
-		return EXIT_FAIL;
+	err = open_instance(want, &in);
+	if (err)
+		return err == -EINVAL && want && strlen(want) >= IF_NAMESIZE ?
+			       EXIT_USAGE :
+			       EXIT_FAIL;
 	err = xlb_state_read(&in, &st);
 	if (err) {
 		xlb_err("cannot read the maps of %s: %s\n", in.ifname,
@@ -1022,8 +1026,11 @@ static int cmd_stats(int argc, char **argv)
 			help_stats,
 			"--watch shows rates as text; it does not combine with --json, --prometheus or --per-cpu%s",
 			"");
-	if (open_instance(want, &in))
-		return EXIT_FAIL;
+	err = open_instance(want, &in);
+	if (err)
+		return err == -EINVAL && want && strlen(want) >= IF_NAMESIZE ?
+			       EXIT_USAGE :
+			       EXIT_FAIL;
 	if (period > 0) {
 		err = watch(&in, period);
 		xlb_instance_close(&in);

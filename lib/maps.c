@@ -112,7 +112,8 @@ int xlb_instance_pick(const char *want, char out[IF_NAMESIZE])
 
 	if (want) {
 		if (strlen(want) >= IF_NAMESIZE) {
-			xlb_err("interface name '%s' is too long\n", want);
+			xlb_err("interface name '%s' is too long: Linux names are 1..15 bytes\n",
+				want);
 			return -EINVAL;
 		}
 		strcpy(out, want);

@@ -526,6 +526,17 @@ Test(ctl, usage_and_invalid)
 		     "%s", out);
 	cr_assert_eq(ctl(out, sizeof(out), "status -i %s", ifname), 1, "%s",
 		     out);
+	/* a name no interface can have is a usage error, as documented */
+	for (int i = 0; i < 3; i++) {
+		static const char *const cmd[] = { "unload", "status",
+						   "stats" };
+
+		cr_assert_eq(ctl(out, sizeof(out), "%s -i abcdefghijklmnopq",
+				 cmd[i]),
+			     2, "%s: %s", cmd[i], out);
+		cr_assert(strstr(out, "is too long: Linux names are 1..15"),
+			  "%s", out);
+	}
 	cr_assert_eq(ctl(out, sizeof(out), "check --help"), 0);
 	cr_assert(strstr(out, "EXIT STATUS"), "%s", out);
 	FILE *f = fopen(cfgpath, "w");
