@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "csum.h"
 #include "xlb_abi.h"
 #include "decap_abi.h"
 
@@ -97,18 +98,10 @@ static __always_inline void ip_set_ce(void *p, __u8 family)
 {
 	if (family == 4) {
 		struct iphdr *iph = p;
-		__u8 old = iph->tos;
-		/* RFC 1624: the checksum over the first 16-bit word, which
-		 * holds the version/IHL byte and the TOS */
-		__u32 sum = (__u16)~iph->check;
-		__u16 w_old = bpf_htons(((__u16) * (__u8 *)p << 8) | old);
-		__u16 w_new = bpf_htons(((__u16) * (__u8 *)p << 8) | (old | 3));
+		__u16 old = *(__u16 *)p; /* version/IHL and TOS */
 
-		sum += (__u16)~w_old + w_new;
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		iph->tos = old | 3;
-		iph->check = (__u16)~sum;
+		iph->tos |= 3;
+		csum_replace2(&iph->check, old, *(__u16 *)p);
 	} else {
 		((__u8 *)p)[1] |= 3 << 4;
 	}
