@@ -2054,6 +2054,19 @@ int xlb_load(const struct xlb_config *cfg, const struct xlb_load_opts *opts,
 	return err;
 }
 
+/* Detach exactly program @fd from @ifindex (and nothing that replaced
+ * it meanwhile). */
+static int detach_fd(int ifindex, int fd, bool generic)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
+
+	return bpf_xdp_detach(
+		ifindex,
+		XDP_FLAGS_REPLACE |
+			(generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE),
+		&o);
+}
+
 static int detach(const struct xlb_instance *in)
 {
 	struct xdp_program *xp;
@@ -2070,15 +2083,10 @@ static int detach(const struct xlb_instance *in)
 	}
 	if (err) {
 		/* libxdp could not: detach exactly our program by fd. */
-		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = in->prog_fd);
-		__u32 flags =
-			XDP_FLAGS_REPLACE |
-			(in->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
-
 		libxdp_strerror(err, msg, sizeof(msg));
 		xlb_dbg("libxdp detach failed (%s), using bpf_xdp_detach\n",
 			msg);
-		err = bpf_xdp_detach(in->ifindex, flags, &o);
+		err = detach_fd(in->ifindex, in->prog_fd, in->generic);
 	}
 	if (err)
 		xlb_err("cannot detach the program from %s: %s\n", in->ifname,
@@ -2124,15 +2132,7 @@ static int detach_incomplete(const char *ifname, const char *dir)
 		close(fd);
 		return 0;
 	}
-	{
-		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
-
-		err = bpf_xdp_detach(ifindex,
-				     XDP_FLAGS_REPLACE |
-					     (generic ? XDP_FLAGS_SKB_MODE :
-							XDP_FLAGS_DRV_MODE),
-				     &o);
-	}
+	err = detach_fd(ifindex, fd, generic);
 	close(fd);
 	if (err)
 		xlb_err("cannot detach the program (id %u) from %s: %s\n", id,
