@@ -453,6 +453,13 @@ static int cmd_load(int argc, char **argv, bool reload)
 
 /* ---- unload ------------------------------------------------------------ */
 
+/* The exit status when no instance could be taken for -i @want: a name
+ * no interface can have is a usage error (xlb_instance_pick() said so). */
+static int pick_failed(const char *want)
+{
+	return want && strlen(want) >= IF_NAMESIZE ? EXIT_USAGE : EXIT_FAIL;
+}
+
 static int cmd_unload(int argc, char **argv)
 {
 	static const struct option lo[] = { { "interface", required_argument, 0,
@@ -493,8 +500,7 @@ static int cmd_unload(int argc, char **argv)
 		}
 	}
 	if (xlb_instance_pick(want, ifname))
-		return want && strlen(want) >= IF_NAMESIZE ? EXIT_USAGE :
-							     EXIT_FAIL;
+		return pick_failed(want);
 	if (xlb_unload(ifname, &nothing))
 		return EXIT_FAIL;
 	if (nothing)
@@ -657,11 +663,8 @@ static int cmd_status(int argc, char **argv)
 	if (optind != argc)
 		return usage(help_status, "unexpected argument '%s'",
 			     argv[optind]);
-	err = open_instance(want, &in);
-	if (err)
-		return err == -EINVAL && want && strlen(want) >= IF_NAMESIZE ?
-			       EXIT_USAGE :
-			       EXIT_FAIL;
+	if (open_instance(want, &in))
+		return pick_failed(want);
 	err = xlb_state_read(&in, &st);
 	if (err) {
 		xlb_err("cannot read the maps of %s: %s\n", in.ifname,
@@ -1026,11 +1029,8 @@ static int cmd_stats(int argc, char **argv)
 			help_stats,
 			"--watch shows rates as text; it does not combine with --json, --prometheus or --per-cpu%s",
 			"");
-	err = open_instance(want, &in);
-	if (err)
-		return err == -EINVAL && want && strlen(want) >= IF_NAMESIZE ?
-			       EXIT_USAGE :
-			       EXIT_FAIL;
+	if (open_instance(want, &in))
+		return pick_failed(want);
 	if (period > 0) {
 		err = watch(&in, period);
 		xlb_instance_close(&in);
