@@ -19,8 +19,6 @@
 /* Bytes: a config of 1024 VIPs and 65536 backends is about 3 MiB, so a
  * bigger file is a wrong path, and refusing it bounds our memory. */
 #define CFG_MAX_FILE (16U << 20)
-#define CFG_MAX_NODES XLB_CFG_MAX_NODES
-#define CFG_MAX_DEPTH XLB_CFG_MAX_DEPTH
 /* Messages handed back: past this, a summary line stands for the rest. */
 #define CFG_MAX_MSGS 1000
 /* Longest excerpt of a user's value quoted in a message, in bytes. */
@@ -280,10 +278,10 @@ static struct node *event_node(struct ctx *c, const yaml_event_t *ev)
 		kind = NODE_ALIAS;
 		break;
 	}
-	if (c->n_nodes >= CFG_MAX_NODES) {
+	if (c->n_nodes >= XLB_CFG_MAX_NODES) {
 		err_at(c, &pos,
 		       "more than %u YAML values; an xlb config needs far fewer: check that this is the right file",
-		       CFG_MAX_NODES);
+		       XLB_CFG_MAX_NODES);
 		return NULL;
 	}
 	n = calloc(1, sizeof(*n));
@@ -348,10 +346,10 @@ static int attach(struct ctx *c, struct node **stack, size_t *depth,
 	}
 	if (n->kind != NODE_SEQ && n->kind != NODE_MAP)
 		return 0;
-	if (*depth == CFG_MAX_DEPTH) {
+	if (*depth == XLB_CFG_MAX_DEPTH) {
 		err_at(c, &n->pos,
 		       "nesting deeper than %u levels; an xlb config needs 4 (top level, vips, vip, backends)",
-		       CFG_MAX_DEPTH);
+		       XLB_CFG_MAX_DEPTH);
 		return -E2BIG;
 	}
 	stack[(*depth)++] = n;
@@ -368,7 +366,7 @@ static int attach(struct ctx *c, struct node **stack, size_t *depth,
  */
 static struct node *build_tree(struct ctx *c, const char *buf, size_t len)
 {
-	struct node *stack[CFG_MAX_DEPTH];
+	struct node *stack[XLB_CFG_MAX_DEPTH];
 	struct node *root = NULL, *n;
 	size_t depth = 0, docs = 0;
 	struct xlb_pos pos;
@@ -576,7 +574,8 @@ static int word_index(const struct node *n, const char *const *words)
 }
 
 /* Keys of each mapping; the enum indexes the list, which ends in NULL and
- * is in the order the messages list them. */
+ * is in the order the messages list them. service and health_check are
+ * known here and read by lib/service.c and lib/health.c. */
 enum {
 	T_IFACE,
 	T_MODE,
@@ -599,7 +598,7 @@ static const char *const top_keys[T_N + 1] = {
 	[T_CT] = "conntrack_size",
 	[T_MTU] = "mtu",
 	[T_TOOBIG] = "icmp_too_big",
-	[T_SERVICE] = "service", /* read by lib/service.c */
+	[T_SERVICE] = "service",
 	[T_VIPS] = "vips",
 };
 
@@ -624,20 +623,19 @@ enum {
 	V_N
 };
 static const char *const vip_keys[V_N + 1] = {
-	[V_NAME] = "name",	     [V_ADDR] = "address", [V_PORT] = "port",
-	[V_PROTO] = "protocol",	     [V_HASH] = "hash",	   [V_CT] = "conntrack",
-	[V_ECHO] = "icmp_echo",	     [V_ENCAP] = "encap",  [V_GUE] = "gue_port",
-	[V_HEALTH] = "health_check", /* read by lib/health.c */
+	[V_NAME] = "name",	   [V_ADDR] = "address",
+	[V_PORT] = "port",	   [V_PROTO] = "protocol",
+	[V_HASH] = "hash",	   [V_CT] = "conntrack",
+	[V_ECHO] = "icmp_echo",	   [V_ENCAP] = "encap",
+	[V_GUE] = "gue_port",	   [V_HEALTH] = "health_check",
 	[V_BACKENDS] = "backends",
 };
 
 enum { B_ADDR, B_WEIGHT, B_STATE, B_ENCAP, B_HEALTH, B_N };
-static const char
-	*const be_keys[B_N + 1] = {
-		[B_ADDR] = "address",	     [B_WEIGHT] = "weight",
-		[B_STATE] = "state",	     [B_ENCAP] = "encap",
-		[B_HEALTH] = "health_check", /* read by lib/health.c */
-	};
+static const char *const be_keys[B_N + 1] = {
+	[B_ADDR] = "address", [B_WEIGHT] = "weight",	   [B_STATE] = "state",
+	[B_ENCAP] = "encap",  [B_HEALTH] = "health_check",
+};
 
 /* Where a key that is unknown in one mapping does belong. */
 static const struct {
