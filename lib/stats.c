@@ -263,18 +263,18 @@ void xlb_stats_prometheus(FILE *out, const struct xlb_state *st,
 	static const struct {
 		const char *name, *help;
 		unsigned int from, to; /* counters [from, to) */
-		bool label;
+		const char *label; /* the counter's name under it, or none */
 	} gf[] = {
 		{ "xlb_rx_packets_total", "Packets the datapath saw.",
-		  XLB_CNT_RX, XLB_CNT_RX + 1, false },
+		  XLB_CNT_RX, XLB_CNT_RX + 1, NULL },
 		{ "xlb_packets_total",
 		  "Packets by what the datapath did with them (reason); they "
 		  "sum to xlb_rx_packets_total.",
-		  XLB_CNT_RX + 1, XLB_CNT_EVENTS, true },
+		  XLB_CNT_RX + 1, XLB_CNT_EVENTS, "reason" },
 		{ "xlb_events_total",
 		  "Events beside a packet's outcome (event), such as ct_full: "
 		  "a new flow its connection-table bucket had no room for.",
-		  XLB_CNT_EVENTS, XLB_CNT_MAX, true },
+		  XLB_CNT_EVENTS, XLB_CNT_MAX, "event" },
 	};
 
 	for (size_t g = 0; g < sizeof(gf) / sizeof(gf[0]); g++) {
@@ -286,7 +286,7 @@ void xlb_stats_prometheus(FILE *out, const struct xlb_state *st,
 				prom_labels(out, NULL, NULL, k,
 					    gf[g].label ? xlb_counter_name(r) :
 							  NULL,
-					    g == 2 ? "event" : "reason");
+					    gf[g].label);
 				fprintf(out, " %llu\n",
 					k < 0 ? s->global[r] :
 						s->global_cpu[k * XLB_CNT_MAX +
