@@ -278,6 +278,42 @@ Test(watch, sighup_path_reloads_through_the_same_function)
 	rm_tmp();
 }
 
+/* This test's own network namespace, lo up with 10.99.0.1 (the config
+ * refuses loopback backends); skipped without root. */
+static void private_netns(void)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNET))
+		cr_skip_test("needs root for a private network namespace");
+	cr_assert_eq(system("ip link set lo up && "
+			    "ip addr add 10.99.0.1/32 dev lo"),
+		     0);
+}
+
+/* VIP web with two backends: 10.99.0.1, TCP-checked on port 1 (refused
+ * at once in private_netns(): down after one check), and one unchecked. */
+static void write_dead_backend_config(unsigned int interval_ms,
+				      unsigned int timeout_ms)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf),
+		 "interface: lo\n"
+		 "service: {metrics_listen: 'off'}\n"
+		 "vips:\n"
+		 "  - name: web\n"
+		 "    address: 10.0.0.10\n"
+		 "    port: 80\n"
+		 "    protocol: tcp\n"
+		 "    health_check: {type: tcp, port: 1, interval_ms: %u,"
+		 " timeout_ms: %u, rise: 2, fall: 1}\n"
+		 "    backends:\n"
+		 "      - address: 10.99.0.1\n"
+		 "      - address: 10.1.0.2\n"
+		 "        health_check: {type: none}\n",
+		 interval_ms, timeout_ms);
+	write_file(path, buf);
+}
+
 Test(watch, failing_backend_is_applied_down_then_up)
 {
 	struct fake_dp f = { 0 };
@@ -291,11 +327,7 @@ Test(watch, failing_backend_is_applied_down_then_up)
 	uint64_t t0;
 	int srv;
 
-	if (geteuid() != 0 || unshare(CLONE_NEWNET))
-		cr_skip_test("needs root for a private network namespace");
-	cr_assert_eq(system("ip link set lo up && "
-			    "ip addr add 10.99.0.1/32 dev lo"),
-		     0);
+	private_netns();
 	srv = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_eq(bind(srv, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(srv, 64), 0);
@@ -354,31 +386,12 @@ Test(watch, refused_health_apply_is_retried_once_a_second)
 {
 	struct fake_dp f = { 0 };
 	struct xlb_service *s;
-	char buf[1024];
 	int calls;
 
-	if (geteuid() != 0 || unshare(CLONE_NEWNET))
-		cr_skip_test("needs root for a private network namespace");
 	/* nothing listens on 10.99.0.1: every check is refused at once */
-	cr_assert_eq(system("ip link set lo up && "
-			    "ip addr add 10.99.0.1/32 dev lo"),
-		     0);
+	private_netns();
 	mkdir_tmp();
-	snprintf(buf, sizeof(buf),
-		 "interface: lo\n"
-		 "service: {metrics_listen: 'off'}\n"
-		 "vips:\n"
-		 "  - name: web\n"
-		 "    address: 10.0.0.10\n"
-		 "    port: 80\n"
-		 "    protocol: tcp\n"
-		 "    health_check: {type: tcp, port: 1, interval_ms: 20,"
-		 " timeout_ms: 20, rise: 2, fall: 1}\n"
-		 "    backends:\n"
-		 "      - address: 10.99.0.1\n"
-		 "      - address: 10.1.0.2\n"
-		 "        health_check: {type: none}\n");
-	write_file(path, buf);
+	write_dead_backend_config(20, 20);
 	s = open_svc(&f);
 	f.fail = -EIO;
 	step_until_change(s, &s->health.transitions, 0, 3000);
@@ -401,29 +414,10 @@ Test(watch, a_refused_reload_keeps_the_health_state)
 {
 	struct fake_dp f = { 0 };
 	struct xlb_service *s;
-	char buf[1024];
 
-	if (geteuid() != 0 || unshare(CLONE_NEWNET))
-		cr_skip_test("needs root for a private network namespace");
-	cr_assert_eq(system("ip link set lo up && "
-			    "ip addr add 10.99.0.1/32 dev lo"),
-		     0);
+	private_netns();
 	mkdir_tmp();
-	snprintf(buf, sizeof(buf),
-		 "interface: lo\n"
-		 "service: {metrics_listen: 'off'}\n"
-		 "vips:\n"
-		 "  - name: web\n"
-		 "    address: 10.0.0.10\n"
-		 "    port: 80\n"
-		 "    protocol: tcp\n"
-		 "    health_check: {type: tcp, port: 1, interval_ms: 100,"
-		 " timeout_ms: 50, rise: 2, fall: 1}\n"
-		 "    backends:\n"
-		 "      - address: 10.99.0.1\n"
-		 "      - address: 10.1.0.2\n"
-		 "        health_check: {type: none}\n");
-	write_file(path, buf);
+	write_dead_backend_config(100, 50);
 	s = open_svc(&f);
 	step_until_change(s, &s->health.transitions, 0, 3000);
 	cr_assert_not(xlb_health_up(&s->health, 0, 0), "down");
